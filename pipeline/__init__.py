@@ -1,0 +1,1 @@
+"""Redline: positions over time from what political actors say."""

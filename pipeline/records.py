@@ -1,0 +1,129 @@
+"""The records stages exchange. Ids are content hashes, so the same input always gets the same id."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+ATTRIBUTIONS = ("turn", "quote", "reported", "pronoun", "speaker")
+
+
+def content_id(*parts: object, length: int = 16) -> str:
+    """A stable hex id from the parts' text (sha256, truncated)."""
+    digest = hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode("utf-8"))
+    return digest.hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A speaker turn of a transcript: the speaker `label` ("Vladimir Putin", "Q") said text[start:end]."""
+
+    label: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """One input text with its metadata; offsets anywhere in Redline index into `text`."""
+
+    id: str
+    text: str
+    source_path: str
+    body_start: int = 0
+    title: str | None = None
+    date: str | None = None
+    speaker: str | None = None
+    source_type: str | None = None
+    source: str | None = None
+    url: str | None = None
+    turns: tuple[Turn, ...] = ()
+    meta: tuple[tuple[str, str], ...] = ()
+
+    @staticmethod
+    def make_id(text: str, date: str | None = None, speaker: str | None = None) -> str:
+        """The same text with the same date and speaker is the same document, whatever its path."""
+        return content_id("doc", text, date, speaker)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An input that could not be read (quarantined) or was read with a caveat (warning)."""
+
+    path: str
+    line: int | None
+    reason: str
+    level: str = "error"  # "error": quarantined; "warning": read, with a caveat
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a document; `span` is the spaCy Span it came from (not compared, not stored)."""
+
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    turn: int | None = None
+    span: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A sentence (or clause) with the actor who holds its position and how that was found."""
+
+    id: str
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    actor: str
+    actor_group: str
+    attribution: str
+    cue: str
+    date: str | None
+
+    @staticmethod
+    def make_id(doc_id: str, start: int, end: int, actor: str) -> str:
+        return content_id("statement", doc_id, start, end, actor)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's reading of one statement on one issue."""
+
+    statement_id: str
+    model_id: str
+    issue: str
+    stance: str
+    maximalism: float
+    maximalism_dist: tuple[float, float, float, float]
+    confidence: float
+    stance_confidence: float
+    zero_shot: bool = False
+    low_confidence: bool = False
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Position:
+    """An actor's position on an issue over one period, aggregated from predictions."""
+
+    actor: str
+    actor_group: str
+    level: str  # "actor" or "group"
+    issue: str
+    period: str
+    period_start: str
+    n: int
+    maximalism: float
+    maximalism_low: float
+    maximalism_high: float
+    favor: float
+    against: float
+    neutral: float
+    statement_ids: tuple[str, ...]
+    model_id: str

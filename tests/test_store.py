@@ -1,0 +1,81 @@
+"""Store and run: a real DuckDB file; running twice adds nothing; bad input is quarantined, the run goes on."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipeline.engine import run
+from pipeline.errors import StoreError
+from pipeline.store import Store
+
+from .conftest import SAMPLES
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\ndate: 2025-03-11\n---\nKyiv accepted the truce, Zelensky said.\n",
+                                 encoding="utf-8")
+    (folder / "b.txt").write_bytes(b"\x00\x01binary")
+    (folder / "c.jsonl").write_text('{"text": "Moscow rejects it.", "date": "2025-03-12"}\n{oops\n', encoding="utf-8")
+    return folder
+
+
+def test_run_writes_documents_statements_and_quarantine(tmp_path, inputs):
+    store_path = tmp_path / "s.duckdb"
+    summary = run([inputs], store_path)
+    assert summary.documents_added == 2 and summary.statements_added == 2
+    with Store(store_path, read_only=True) as store:
+        rows = store.statements()
+        assert {r["actor"] for r in rows} == {"Volodymyr Zelensky", "Russia"}
+        reasons = {(q["path"].split("/")[-1], q["line"]) for q in store.quarantined() if q["level"] == "error"}
+        assert reasons == {("b.txt", None), ("c.jsonl", 2)}
+
+
+def test_running_the_same_input_twice_adds_nothing(tmp_path, inputs):
+    store_path = tmp_path / "s.duckdb"
+    run([inputs], store_path)
+    with Store(store_path, read_only=True) as store:
+        before = store.counts()
+    second = run([inputs], store_path)
+    assert second.documents_added == 0 and second.documents_skipped == 2 and second.statements_added == 0
+    with Store(store_path, read_only=True) as store:
+        assert store.counts() == before
+        assert [r["status"] for r in store.runs()] == ["done", "done"]
+
+
+def test_a_store_held_by_another_process_is_refused_clearly(tmp_path):
+    import multiprocessing as mp
+
+    store_path = tmp_path / "locked.duckdb"
+    Store(store_path).close()
+    context = mp.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold, args=(str(store_path), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(StoreError, match="in use by another Redline process"):
+            Store(store_path)
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def _hold(path, ready, release):
+    db = duckdb.connect(path)
+    ready.set()
+    release.wait(30)
+    db.close()
+
+
+def test_samples_end_to_end(tmp_path):
+    store_path = tmp_path / "samples.duckdb"
+    summary = run([SAMPLES / "documents"], store_path)
+    assert summary.documents_added == 10 and summary.quarantined == []
+    with Store(store_path, read_only=True) as store:
+        rows = store.statements()
+    assert len(rows) >= 150
+    assert {"turn", "quote", "reported", "pronoun", "speaker"} <= {r["attribution"] for r in rows}
