@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import DEFAULT_ACTORS
+from .config import DEFAULT_ACTORS, DEFAULT_MODEL, DEFAULT_TAXONOMY, MAXIMALISM_LEVELS, STANCES
 from .errors import RedlineError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -31,6 +31,9 @@ class Format(str, Enum):
 
 
 StoreOption = Annotated[Path, typer.Option("--store", "-s", help="DuckDB store file.")]
+TaxonomyOption = Annotated[Path, typer.Option("--taxonomy", "-t", help="Issue taxonomy YAML.")]
+corpus_app = typer.Typer(no_args_is_help=True, help="Check, describe and split annotated corpora.")
+app.add_typer(corpus_app, name="corpus")
 
 
 @app.callback()
@@ -45,22 +48,28 @@ def run_cli(
     actors: Annotated[Path, typer.Option(help="Actor dictionary YAML.")] = DEFAULT_ACTORS,
     batch_size: Annotated[int, typer.Option(min=1, help="Documents per batch (one transaction each).")] = 32,
     text_field: Annotated[Optional[str], typer.Option(help="Text column of JSONL/CSV/datasets input.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Model folder (default: models/default).")] = None,
+    taxonomy: Annotated[Optional[Path], typer.Option(help="Taxonomy with extra issues to detect zero-shot.")] = None,
+    no_classify: Annotated[bool, typer.Option("--no-classify", help="Only find statements and holders.")] = False,
 ) -> None:
-    """Read INPUTS, find their statements and who holds each, and add them to the store."""
+    """Read INPUTS, find their statements and who holds each, tag them, and add them to the store."""
     from .engine import run
+
+    classifier = None if no_classify else _load_model(model, taxonomy)
 
     with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
                   TextColumn("{task.fields[docs]} documents, {task.fields[stmts]} statements"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("reading", total=None, docs=0, stmts=0)
         summary = run([str(i) for i in inputs], store, actors, batch_size=batch_size, text_field=text_field,
-                      on_progress=lambda s: progress.update(task, docs=s.documents_read, stmts=s.statements_added))
+                      classifier=classifier, on_progress=lambda s: progress.update(task, docs=s.documents_read, stmts=s.statements_added))
     for problem in summary.problems:
         where = f"{problem.path}:{problem.line}" if problem.line else problem.path
         label = "[red]quarantined[/red]" if problem.level == "error" else "[yellow]warning[/yellow]"
         console.print(f"{label} {where}: {problem.reason}", highlight=False, soft_wrap=True)
     console.print(f"[bold]{summary.documents_added}[/bold] documents added ({summary.documents_skipped} already in "
                   f"the store), [bold]{summary.statements_added}[/bold] statements, "
+                  f"{summary.predictions_added} predictions, "
                   f"{len(summary.quarantined)} quarantined → {store}", highlight=False, soft_wrap=True)
 
 
@@ -93,6 +102,12 @@ def statements_cli(
         out.print(table)
 
 
+def _load_model(path: Path | None, taxonomy: Path | None):
+    from .classify import RedlineModel
+
+    return RedlineModel.load(path or DEFAULT_MODEL, taxonomy=taxonomy)
+
+
 def _prediction_fields(row: dict) -> list[str]:
     return ["issues", "stance", "maximalism", "confidence", "targets"] if row.get("model_id") else []
 
@@ -123,6 +138,123 @@ def runs_cli(store: StoreOption = Path("redline.duckdb")) -> None:
                       str(r["statements"]), str(r["predictions"]), str(r["quarantined"]),
                       f"{r['seconds']:.1f}" if r["seconds"] is not None else "-")
     out.print(table)
+
+
+@app.command("train")
+def train_cli(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Training config YAML (configs/train/).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")],
+    mode: Annotated[Optional[str], typer.Option(help="Override the config's mode: heads or finetune.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda if present).")] = None,
+) -> None:
+    """Train a model from a corpus and write its folder with weights and card.json."""
+    from .train import config_yaml, load_training_config, train
+
+    cfg = load_training_config(config, mode=mode, device=device)
+    model = train(cfg, log=lambda line: console.print(line, highlight=False))
+    model.save(out_dir, config_yaml(cfg))
+    for split, m in model.card["metrics"].items():
+        if m:
+            console.print(f"{split}: issues macro-F1 {m['issues']['macro_f1']:.3f}, stance macro-F1 "
+                          f"{m['stance']['macro_f1']:.3f}, maximalism MAE {m['maximalism']['mae']:.3f}, "
+                          f"within-1 {m['maximalism']['within_1']:.3f}", highlight=False)
+    console.print(f"model {model.model_id} → {out_dir}", highlight=False)
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")] = DEFAULT_MODEL,
+    data: Annotated[list[Path], typer.Option("--data", "-d", help="Annotated JSONL (ANNOTATION.md format).")] = ...,
+    compare: Annotated[Optional[Path], typer.Option(help="A second model to compare with.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score a model on annotated statements: issues, stance, maximalism."""
+    from .classify import RedlineModel
+    from .evaluate import evaluate_model, read_jsonl
+
+    rows = [row for path in data for row in read_jsonl(path)]
+    results = {str(path): evaluate_model(RedlineModel.load(path), rows) for path in [model, compare] if path}
+    if as_json:
+        single = results[str(model)] if compare is None else results
+        out.print(json.dumps(single, indent=None), soft_wrap=True, highlight=False, markup=False)
+        return
+    _print_metrics(results)
+
+
+def _print_metrics(results: dict[str, dict]) -> None:
+    names = list(results)
+    table = Table("metric", *names)
+    first = results[names[0]]
+    metrics = [("issues micro-F1", lambda r: r["issues"]["micro_f1"]), ("issues macro-F1", lambda r: r["issues"]["macro_f1"]),
+               ("stance macro-F1", lambda r: r["stance"]["macro_f1"]), ("stance F_avg", lambda r: r["stance"]["f_avg"]),
+               ("maximalism MAE", lambda r: r["maximalism"]["mae"]),
+               ("maximalism within-1", lambda r: r["maximalism"]["within_1"]),
+               ("maximalism Spearman", lambda r: r["maximalism"]["spearman"]),
+               ("issue ECE", lambda r: r["calibration"]["issue_ece"])]
+    metrics += [(f"  F1 {label}", lambda r, label=label: r["issues"]["per_label"].get(label, {}).get("f1", 0.0))
+                for label in first["issues"]["per_label"]]
+    for name, get in metrics:
+        table.add_row(name, *(f"{get(results[n]):.3f}" for n in names))
+    out.print(f"{first['n']} statements")
+    out.print(table)
+
+
+@corpus_app.command("check")
+def corpus_check_cli(paths: Annotated[list[Path], typer.Argument(help="JSONL files or folders.")],
+                     taxonomy: TaxonomyOption = DEFAULT_TAXONOMY) -> None:
+    """Report every schema error with file and line; exit 1 if there is any."""
+    from .config import load_taxonomy
+    from .corpus import check_corpus, cross_split_duplicates
+
+    tax = load_taxonomy(taxonomy)
+    rows, errors = check_corpus(paths, tax)
+    for error in errors:
+        out.print(error, highlight=False, markup=False, soft_wrap=True)
+    if errors:
+        console.print(f"[red]{len(errors)} error(s)[/red] in {len(rows)} rows", highlight=False)
+        raise typer.Exit(1)
+    data = [r.data for r in rows]
+    if all(r.get("split") for r in data):
+        share, pairs = cross_split_duplicates(data)
+        console.print(f"near-duplicates across splits: {share:.2%} of dev+test ({len(pairs)} pairs)", highlight=False)
+        if share > 0.01:
+            console.print("[red]more than 1 % of dev+test rows have a near-duplicate in another split[/red]")
+            raise typer.Exit(1)
+    console.print(f"[green]ok[/green]: {len(rows)} rows, no errors (taxonomy {tax.name})", highlight=False)
+
+
+@corpus_app.command("stats")
+def corpus_stats_cli(paths: Annotated[list[Path], typer.Argument(help="JSONL files or folders.")],
+                     taxonomy: TaxonomyOption = DEFAULT_TAXONOMY,
+                     top_actors: Annotated[int, typer.Option(help="Actors to list.")] = 40) -> None:
+    """Counts per issue × stance × maximalism, per actor, per year and per split."""
+    from .config import load_taxonomy
+    from .corpus import corpus_stats, load_rows
+
+    tax = load_taxonomy(taxonomy)
+    stats = corpus_stats(load_rows(paths, tax), tax)
+    n = stats["rows"]
+    out.print(f"{n} statements; no issue {stats['negatives']} ({stats['negatives'] / n:.0%}); "
+              f"two or more issues {stats['multi_issue']} ({stats['multi_issue'] / n:.0%}); "
+              f"{len(stats['actors'])} actors", highlight=False)
+    table = Table("issue", "total", *STANCES, *(f"max {m}" for m in MAXIMALISM_LEVELS), title="issue × stance × maximalism")
+    for issue, counts in stats["issues"].items():
+        table.add_row(issue, str(sum(counts.values())),
+                      *(str(sum(v for (s, _), v in counts.items() if s == st)) for st in STANCES),
+                      *(str(sum(v for (_, m), v in counts.items() if m == lv)) for lv in MAXIMALISM_LEVELS))
+    out.print(table)
+    for key in ("splits", "years", "groups", "source_types", "forms"):
+        out.print(f"{key}: " + ", ".join(f"{k} {v}" for k, v in sorted(stats[key].items())), highlight=False)
+    out.print("actors: " + ", ".join(f"{k} {v}" for k, v in stats["actors"].most_common(top_actors)), highlight=False)
+
+
+@corpus_app.command("split")
+def corpus_split_cli(paths: Annotated[list[Path], typer.Argument(help="JSONL files or folders.")]) -> None:
+    """Assign train/dev/test to every row (rewrites the files); near-duplicates share a split."""
+    from .corpus import write_splits
+
+    counts = write_splits(paths)
+    console.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())), highlight=False)
 
 
 def main() -> None:

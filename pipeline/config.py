@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 DEFAULT_TAXONOMY = CONFIGS / "issues" / "russia_ukraine.yaml"
 DEFAULT_ACTORS = CONFIGS / "actors" / "russia_ukraine.yaml"
+DEFAULT_TARGETS = CONFIGS / "targets" / "russia_ukraine.yaml"
 DEFAULT_MODEL = ROOT / "models" / "default"
 STANCES = ("favor", "against", "neutral")
 MAXIMALISM_LEVELS = (0, 1, 2, 3)
@@ -153,3 +154,18 @@ class ActorDictionary(Strict):
 
 def load_actors(path: str | Path = DEFAULT_ACTORS) -> ActorDictionary:
     return load_config(path, ActorDictionary)
+
+
+# --- targets ------------------------------------------------------------------------------------
+
+
+def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, tuple[str, ...]]:
+    """Canonical target name → aliases ("Donetsk" ← "Donetsk region", "Pokrovsk", ...)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read the targets dictionary: {e}") from e
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise ConfigError(f"{path}: expected a mapping of target name → list of aliases")
+    return {str(k): tuple(str(a) for a in v) for k, v in data.items()}

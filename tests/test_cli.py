@@ -24,6 +24,10 @@ def test_run_then_statements_as_jsonl(tmp_path):
     (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert {"id", "doc_id", "text", "start", "end", "actor", "actor_group", "attribution", "date"} <= row.keys()
     assert (row["actor"], row["actor_group"], row["date"]) == ("Sergei Lavrov", "Russia", "2025-03-11")
+    # the default model tags it: a Russian demand for Donetsk is territory, favor, firm
+    assert row["issues"] == ["territory"] and row["stance"] == {"territory": "favor"}
+    assert row["maximalism"]["territory"] >= 1.5 and 0 < row["confidence"]["territory"] <= 1
+    assert row["targets"] == ["Donetsk"]
 
 
 def test_errors_are_one_line_without_traceback(tmp_path):

@@ -1,0 +1,370 @@
+"""Classify: statements → issues (multi-label), stance and maximalism per issue, with calibrated confidence.
+
+One encoder pass per statement feeds three heads. Stance is conditioned on the issue and on the holder's
+group (attribution found it); maximalism on the issue and the wording (cue features), not the holder.
+`RedlineModel.score(...)` only computes; `predictions_for(...)` builds `Prediction` records from scores.
+A model is a folder: `card.json`, `config.yaml`, `taxonomy.yaml`, `heads.safetensors` (+ `adapter.safetensors`
+after fine-tuning). Issues that are only in the taxonomy are detected by similarity to their description
+and examples, and marked `zero_shot`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import MAXIMALISM_LEVELS, STANCES, Taxonomy, load_taxonomy
+from .encoder import Encoder, load_lora
+from .errors import ModelError
+from .records import Prediction, Statement
+
+CARD = "card.json"
+HEADS = "heads.safetensors"
+ADAPTER = "adapter.safetensors"
+TAXONOMY = "taxonomy.yaml"
+CONFIG = "config.yaml"
+
+# Wording cues for maximalism (ANNOTATION.md): absolute, firm, hedged, conceding; plus negation, question.
+CUES: dict[str, tuple[str, ...]] = {
+    "absolute": ("never", "under no circumstances", "red line", "redline", "red-line", "unacceptable",
+                 "non-negotiable", "not negotiable", "not subject to", "cannot accept", "can't accept",
+                 "can not accept", "unconditional", "full control", "only if", "unless", "non-starter",
+                 "inadmissible", "out of the question", "categorically", "in no case", "no way", "ultimatum",
+                 "absolutely", "not an option", "at any cost", "whatever it takes", "not one inch", "entire",
+                 "all of", "completely", "fully", "impossible", "under any"),
+    "firm": ("must", "will not", "won't", "demand", "insist", "reject", "refuse", "require", "oppose",
+             "cannot", "can't", "should", "need to", "has to", "have to", "determined", "firmly", "clear that"),
+    "hedged": ("could", "might", "may", "possible", "possibly", "open to", "willing to", "ready to discuss",
+               "consider", "perhaps", "i think", "some kind", "ruled out", "conditions", "if ", "maybe",
+               "in principle", "not excluded", "we'll see", "hope", "flexib", "probably", "potentially",
+               "under certain", "discuss", "room for", "starting point"),
+    "conceding": ("not object", "no objection", "nothing against", "we accept", "agreed to", "satisfied",
+                  "compromise", "concession", "accept", "dropped", "give up", "prepared to accept", "no longer",
+                  "would not object", "not oppose", "do not mind", "fine with", "willing to accept",
+                  "recognise that", "recognize that", "can live with", "set aside"),
+    "negation": ("not", "no ", "n't", "never", "neither", "nor"),
+    "question": ("?",),
+    "first_person": ("we ", "i ", "our ", "us ", "my "),
+    "quote": ("\"", "“", "”"),
+}
+
+
+def cue_features(texts: Sequence[str]) -> torch.Tensor:
+    """Counts of each cue family per text (log-scaled), shape (n, len(CUES))."""
+    rows = []
+    for text in texts:
+        lowered = f" {text.lower()} "
+        rows.append([np.log1p(sum(lowered.count(c) for c in cues)) for cues in CUES.values()])
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def keyword_features(texts: Sequence[str], taxonomy: Taxonomy, issues: Sequence[str]) -> torch.Tensor:
+    """Whether each issue's keywords occur in each text (log count), shape (n, len(issues))."""
+    patterns = [re.compile("|".join(rf"\b{re.escape(k.lower())}" for k in taxonomy.issue(i).keywords) or r"(?!)")
+                for i in issues]
+    return torch.tensor([[np.log1p(len(p.findall(t.lower()))) for p in patterns] for t in texts],
+                        dtype=torch.float32)
+
+
+class Heads(nn.Module):
+    """Three heads over one sentence embedding."""
+
+    def __init__(self, dim: int, n_issues: int, n_groups: int, n_cues: int, hidden: int = 256,
+                 dropout: float = 0.1):
+        super().__init__()
+        self.n_issues, self.n_groups = n_issues, n_groups
+
+        def mlp(inputs: int, outputs: int) -> nn.Sequential:
+            return nn.Sequential(nn.Dropout(dropout), nn.Linear(inputs, hidden), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden, outputs))
+
+        self.issue = mlp(dim + 2 * n_issues + n_cues, n_issues)
+        self.stance = mlp(dim + n_issues + n_groups + n_cues, len(STANCES))
+        self.maximalism = mlp(dim + n_issues + n_cues, len(MAXIMALISM_LEVELS))
+
+    def issue_logits(self, h, keywords, similarity, cues):
+        return self.issue(torch.cat([h, keywords, similarity, cues], dim=-1))
+
+    def pair_logits(self, h, issue_onehot, group_onehot, cues):
+        stance = self.stance(torch.cat([h, issue_onehot, group_onehot, cues], dim=-1))
+        maximalism = self.maximalism(torch.cat([h, issue_onehot, cues], dim=-1))
+        return stance, maximalism
+
+
+@dataclass
+class Scores:
+    """What the model computed for a batch of statements (numpy arrays), before any record is built."""
+
+    issue_probs: np.ndarray  # (n, issues)
+    stance_probs: np.ndarray  # (n, issues, 3)
+    maximalism_probs: np.ndarray  # (n, issues, 4)
+    issues: tuple[str, ...]
+    zero_shot: tuple[bool, ...]
+
+
+class RedlineModel:
+    """A trained Redline model: an encoder (frozen, or with adapters) and the three heads."""
+
+    def __init__(self, encoder: Encoder, heads: Heads, card: dict, taxonomy: Taxonomy, path: Path | None = None):
+        self.encoder, self.heads, self.card, self.taxonomy, self.path = encoder, heads, card, taxonomy, path
+        self.labels: tuple[str, ...] = tuple(card["labels"]["issues"])
+        self.groups: tuple[str, ...] = tuple(card["labels"]["groups"])
+        self.thresholds = np.array([card["calibration"]["thresholds"][i] for i in self.labels])
+        self.temperature = float(card["calibration"]["temperature"])
+        self.zero_shot_threshold = float(card["calibration"].get("zero_shot_threshold", 0.5))
+        self.low_confidence = float(card["calibration"].get("low_confidence", 0.0))
+        self.extra = tuple(i for i in taxonomy.ids if i not in self.labels)
+        self._issue_vectors: torch.Tensor | None = None
+
+    def scores_issues(self) -> tuple[str, ...]:
+        """Every issue this model scores: its trained labels, then taxonomy-only (zero-shot) issues."""
+        return (*self.labels, *self.extra)
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.card['name']}@{self.card['fingerprint']}"
+
+    # --- loading and saving ---------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path, taxonomy: Taxonomy | str | Path | None = None,
+             device: str | None = None) -> RedlineModel:
+        """Load a model folder; refuse a missing or corrupt file and a taxonomy that contradicts its labels."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        card_path = path / CARD
+        if not card_path.exists():
+            raise ModelError(f"{path}: not a Redline model (no {CARD}); train one with `redline train`")
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ModelError(f"{card_path}: corrupt model card: {e}") from e
+        own = load_taxonomy(path / TAXONOMY)
+        if own.content_hash() != card["taxonomy_hash"]:
+            raise ModelError(f"{path}: {TAXONOMY} does not match the card's taxonomy hash "
+                             f"({own.content_hash()} vs {card['taxonomy_hash']}); the folder was edited or mixed")
+        taxonomy = _check_taxonomy(own, taxonomy, card, path)
+        encoder = Encoder(card["encoder"]["name"], card["encoder"]["max_length"], device=device)
+        if card["encoder"].get("lora_rank"):
+            _require(path / ADAPTER)
+            try:
+                load_lora(encoder, path / ADAPTER, card["encoder"]["lora_rank"], card["encoder"]["lora_alpha"])
+            except SafetensorError as e:
+                raise ModelError(f"{path / ADAPTER}: corrupt adapter weights: {e}") from e
+        heads = Heads(encoder.dim, len(card["labels"]["issues"]), len(card["labels"]["groups"]), len(CUES),
+                      card["heads"]["hidden"], card["heads"]["dropout"])
+        _require(path / HEADS)
+        try:
+            state = load_file(str(path / HEADS))
+            heads.load_state_dict(state)
+        except (SafetensorError, RuntimeError) as e:
+            raise ModelError(f"{path / HEADS}: corrupt or mismatched head weights: {e}") from e
+        heads.to(encoder.device_).eval()
+        return cls(encoder, heads, card, taxonomy, path)
+
+    def save(self, path: str | Path, config_yaml: str = "") -> None:
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.heads.state_dict().items()}, str(path / HEADS))
+        if self.encoder.lora_rank:
+            save_file({k: v.contiguous() for k, v in self.encoder.lora_state().items()}, str(path / ADAPTER))
+        (path / TAXONOMY).write_text(_taxonomy_yaml(self.taxonomy, self.labels), encoding="utf-8")
+        (path / CONFIG).write_text(config_yaml, encoding="utf-8")
+        (path / CARD).write_text(json.dumps(self.card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (path / "README.md").write_text(model_readme(self.card), encoding="utf-8")
+        self.path = path
+
+    # --- scoring --------------------------------------------------------------------------------
+
+    def group_onehot(self, groups: Sequence[str | None]) -> torch.Tensor:
+        index = {g: i for i, g in enumerate(self.groups)}
+        fallback = index.get("other", 0)
+        onehot = torch.zeros(len(groups), len(self.groups))
+        for row, group in enumerate(groups):
+            onehot[row, index.get(group or "other", fallback)] = 1.0
+        return onehot
+
+    def issue_vectors(self) -> torch.Tensor:
+        """One embedding per taxonomy issue: mean of its description and examples (for similarity)."""
+        if self._issue_vectors is None:
+            vectors = []
+            for issue_id in (*self.labels, *self.extra):
+                issue = self.taxonomy.issue(issue_id)
+                texts = [f"{issue.proposition}. {issue.description}", *issue.examples]
+                vectors.append(nn.functional.normalize(self.encoder.encode(texts).mean(0), dim=0))
+            self._issue_vectors = torch.stack(vectors)
+        return self._issue_vectors
+
+    def features(self, texts: Sequence[str], embeddings: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        h = self.encoder.encode(texts) if embeddings is None else embeddings
+        similarity = h @ self.issue_vectors().T
+        return {"h": h, "cues": cue_features(texts), "similarity": similarity,
+                "keywords": keyword_features(texts, self.taxonomy, (*self.labels, *self.extra))}
+
+    @torch.inference_mode()
+    def score(self, texts: Sequence[str], groups: Sequence[str | None], embeddings: torch.Tensor | None = None,
+              batch_size: int = 256) -> Scores:
+        """Issue probabilities, and stance and maximalism distributions for every (statement, issue)."""
+        self.heads.eval()
+        feats = self.features(texts, embeddings)
+        n, k = len(texts), len(self.labels)
+        known = slice(0, k)
+        logits = self.heads.issue_logits(feats["h"], feats["keywords"][:, known], feats["similarity"][:, known],
+                                         feats["cues"])
+        issue_probs = torch.sigmoid(logits / self.temperature).numpy()
+        all_issues = (*self.labels, *self.extra)
+        if self.extra:  # taxonomy-only issues: similarity to the issue's description and examples
+            similarity = feats["similarity"][:, k:].numpy()
+            zero = 1 / (1 + np.exp(-(similarity - self.zero_shot_threshold) * 20))
+            issue_probs = np.concatenate([issue_probs, zero], axis=1)
+        groups_onehot = self.group_onehot(groups)
+        stance = np.zeros((n, len(all_issues), len(STANCES)), dtype=np.float32)
+        maximalism = np.zeros((n, len(all_issues), len(MAXIMALISM_LEVELS)), dtype=np.float32)
+        for j in range(len(all_issues)):
+            onehot = torch.zeros(n, k)
+            if j < k:
+                onehot[:, j] = 1.0
+            s, m = self.heads.pair_logits(feats["h"], onehot, groups_onehot, feats["cues"])
+            stance[:, j] = torch.softmax(s, -1).numpy()
+            maximalism[:, j] = torch.softmax(m, -1).numpy()
+        zero_shot = tuple(j >= k for j in range(len(all_issues)))
+        return Scores(issue_probs, stance, maximalism, all_issues, zero_shot)
+
+    def decide(self, scores: Scores) -> np.ndarray:
+        """Which issues each statement is about: probability above the issue's calibrated threshold."""
+        thresholds = np.concatenate([self.thresholds, np.full(len(self.extra), 0.5)])
+        return scores.issue_probs >= thresholds[None, :]
+
+    # --- records --------------------------------------------------------------------------------
+
+    def predict_statements(self, statements: Sequence[Statement], batch_size: int = 512) -> list[Prediction]:
+        predictions: list[Prediction] = []
+        for start in range(0, len(statements), batch_size):
+            batch = statements[start:start + batch_size]
+            scores = self.score([s.text for s in batch], [s.actor_group for s in batch])
+            predictions.extend(self.predictions_for([s.id for s in batch], [s.text for s in batch], scores))
+        return predictions
+
+    def predictions_for(self, ids: Sequence[str], texts: Sequence[str], scores: Scores) -> list[Prediction]:
+        chosen = self.decide(scores)
+        predictions = []
+        for row, statement_id in enumerate(ids):
+            targets = tuple(find_targets(texts[row], self.taxonomy))
+            for j in np.flatnonzero(chosen[row]):
+                dist = scores.maximalism_probs[row, j]
+                stance_dist = scores.stance_probs[row, j]
+                confidence = float(scores.issue_probs[row, j])
+                predictions.append(Prediction(
+                    statement_id=statement_id, model_id=self.model_id, issue=scores.issues[j],
+                    stance=STANCES[int(stance_dist.argmax())],
+                    maximalism=float(np.dot(dist, MAXIMALISM_LEVELS)),
+                    maximalism_dist=tuple(float(x) for x in dist), confidence=confidence,
+                    stance_confidence=float(stance_dist.max()), zero_shot=scores.zero_shot[j],
+                    low_confidence=confidence * float(stance_dist.max()) < self.low_confidence,
+                    targets=targets))
+        return predictions
+
+    def tag(self, texts: str | Sequence[str], groups: Sequence[str | None] | None = None) -> list[dict]:
+        """Tag raw text: one dict per text with issues, stance, maximalism, confidence, targets."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        groups = list(groups) if groups is not None else [None] * len(texts)
+        scores = self.score(texts, groups)
+        rows = []
+        for i, text in enumerate(texts):
+            preds = self.predictions_for([str(i)], [text], Scores(
+                scores.issue_probs[i:i + 1], scores.stance_probs[i:i + 1], scores.maximalism_probs[i:i + 1],
+                scores.issues, scores.zero_shot))
+            rows.append({"text": text, "issues": [p.issue for p in preds],
+                         "stance": {p.issue: p.stance for p in preds},
+                         "maximalism": {p.issue: round(p.maximalism, 3) for p in preds},
+                         "confidence": {p.issue: round(p.confidence, 3) for p in preds},
+                         "zero_shot": [p.issue for p in preds if p.zero_shot],
+                         "targets": list(find_targets(text, self.taxonomy))})
+        return rows
+
+
+def _require(path: Path) -> None:
+    if not path.exists():
+        raise ModelError(f"{path} is missing; the model folder is incomplete (retrain it or copy it whole)")
+
+
+def _check_taxonomy(own: Taxonomy, wanted: Taxonomy | str | Path | None, card: dict, path: Path) -> Taxonomy:
+    """The taxonomy to use: the model's own, or a configured one that contains every label it was trained on."""
+    if wanted is None:
+        return own
+    wanted = wanted if isinstance(wanted, Taxonomy) else load_taxonomy(wanted)
+    missing = [i for i in card["labels"]["issues"] if i not in wanted.ids]
+    if missing:
+        raise ModelError(f"{path} was trained on issues {missing} that the taxonomy '{wanted.name}' does not have "
+                         f"(it has {list(wanted.ids)}); use the taxonomy the model was trained with, or retrain")
+    return wanted
+
+
+def _taxonomy_yaml(taxonomy: Taxonomy, labels: Sequence[str]) -> str:
+    import yaml
+
+    data = taxonomy.model_dump(mode="json")
+    data["issues"] = [i for i in data["issues"] if i["id"] in labels]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+
+
+# --- targets ------------------------------------------------------------------------------------
+
+_TARGET_CACHE: dict[int, list[tuple[str, re.Pattern]]] = {}
+
+
+def find_targets(text: str, taxonomy: Taxonomy) -> list[str]:
+    """Places and objects a statement names, normalised through the targets dictionary in configs/."""
+    from .config import load_targets
+
+    key = id(taxonomy)
+    if key not in _TARGET_CACHE:
+        _TARGET_CACHE[key] = [(name, re.compile("|".join(rf"\b{re.escape(a)}\b" for a in aliases), re.I))
+                              for name, aliases in load_targets().items()]
+    found = []
+    for name, pattern in _TARGET_CACHE[key]:
+        if pattern.search(text) and name not in found:
+            found.append(name)
+    # "Zaporizhzhia" inside "Zaporizhzhia nuclear power plant" is the plant, not the region
+    if "Zaporizhzhia NPP" in found and "Zaporizhzhia" in found:
+        plant = re.compile(r"zaporizh\w*\s+(nuclear|npp|power|plant|station)", re.I)
+        if len(re.findall(r"zaporizh", text, re.I)) == len(plant.findall(text)):
+            found.remove("Zaporizhzhia")
+    return found
+
+
+def model_readme(card: dict) -> str:
+    """The model folder's README: what it is for, its labels, how it was trained and what it scores."""
+    metrics = card.get("metrics", {})
+    lines = [f"# Redline model `{card['name']}`", "",
+             f"Mode `{card['mode']}` over the encoder `{card['encoder']['name']}`"
+             f"{' with LoRA adapters (rank ' + str(card['encoder']['lora_rank']) + ')' if card['encoder'].get('lora_rank') else ''}.",
+             "", "## Intended use",
+             "Tagging statements about the issues below with stance and maximalism (0–3), as defined in the "
+             "annotation scheme; input is one sentence or clause with the holder's group from attribution.",
+             "", f"Issues: {', '.join(card['labels']['issues'])}.", f"Holder groups: {', '.join(card['labels']['groups'])}.",
+             "", "## Training data",
+             f"Corpus hash `{card['corpus']['hash']}`: {card['corpus']['sizes']} statements per split "
+             f"(taxonomy hash `{card['taxonomy_hash']}`).", "", "## Metrics", ""]
+    for split, values in metrics.items():
+        if not values:
+            continue
+        lines.append(f"- **{split}**: issues macro-F1 {values['issues']['macro_f1']:.3f}, stance macro-F1 "
+                     f"{values['stance']['macro_f1']:.3f}, maximalism MAE {values['maximalism']['mae']:.3f}, "
+                     f"within-1 {values['maximalism']['within_1']:.3f} (n={values['n']})")
+    lines += ["", "## Caveats",
+              "The corpus was written for the project in the voices of real actors; figures on it are an upper "
+              "bound. Figures on real statements (real-dev) are what users get; see benchmarks/RESULTS.md.",
+              "Stance uses the holder's group: a wrong attribution can flip a stance.", ""]
+    return "\n".join(lines)

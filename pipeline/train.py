@@ -1,0 +1,354 @@
+"""Train: a corpus → a model folder. `heads` trains the three heads over cached frozen embeddings;
+`finetune` then trains low-rank adapters in the encoder together with the heads. Seeded and reproducible.
+
+`train(config) -> RedlineModel` owns the loop; the model owns prediction. Calibration (temperature,
+per-issue thresholds, the zero-shot similarity threshold) is fitted on the dev split, and dev and test
+metrics go into the card.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import yaml
+from pydantic import Field, model_validator
+from torch import nn
+
+from .classify import CUES, Heads, RedlineModel
+from .config import ROOT, STANCES, Strict, Taxonomy, load_config, load_taxonomy
+from .corpus import SPLITS, corpus_hash, load_rows
+from .encoder import DEFAULT_ENCODER, Encoder
+from .errors import ConfigError
+from .evaluate import evaluate_model
+
+
+class TrainingConfig(Strict):
+    """Everything a training run depends on; stored in the model folder as config.yaml."""
+
+    name: str = "default"
+    mode: Literal["heads", "finetune"] = "heads"
+    corpus: tuple[str, ...] = ("corpora/statements",)
+    taxonomy: str = "configs/issues/russia_ukraine.yaml"
+    encoder: str = DEFAULT_ENCODER
+    max_length: int = Field(128, ge=16, le=512)
+    seed: int = 13
+    epochs: int = Field(40, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    hidden: int = Field(256, ge=8)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    patience: int = Field(8, ge=1)
+    finetune_epochs: int = Field(3, ge=1)
+    finetune_batch_size: int = Field(16, ge=1)
+    encoder_learning_rate: float = Field(3e-4, gt=0)
+    lora_rank: int = Field(8, ge=0)
+    lora_alpha: float = Field(16.0, gt=0)
+    exclude_issues: tuple[str, ...] = ()
+    device: str | None = None
+    # Inputs of a foreign dataset (e.g. SemEval stance) are mapped in the corpus loader, not here.
+    text_prefix_group: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainingConfig:
+        if self.mode == "heads" and self.lora_rank and "lora_rank" in self.model_fields_set:
+            raise ValueError(f"lora_rank={self.lora_rank} only applies to mode 'finetune', not 'heads'")
+        if self.mode == "finetune" and self.lora_rank == 0:
+            raise ValueError("mode 'finetune' needs lora_rank ≥ 1 (adapters are what a fine-tuned model saves)")
+        return self
+
+
+def load_training_config(path: str | Path, **overrides) -> TrainingConfig:
+    config = load_config(path, TrainingConfig)
+    return config.model_copy(update={k: v for k, v in overrides.items() if v is not None}) if overrides else config
+
+
+def _project_path(path: str) -> Path:
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    return ROOT / candidate
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# --- data as tensors ----------------------------------------------------------------------------
+
+
+class Batch:
+    """Features and targets of a set of rows: issue multi-hot, and one (row, issue) pair per gold issue."""
+
+    def __init__(self, rows: Sequence[dict], model: RedlineModel, embeddings: torch.Tensor | None):
+        texts = [r["text"] for r in rows]
+        self.rows = rows
+        self.features = model.features(texts, embeddings) if embeddings is not None else None
+        self.texts = texts
+        labels = model.labels
+        index = {issue: j for j, issue in enumerate(labels)}
+        self.issue_targets = torch.zeros(len(rows), len(labels))
+        pair_rows, pair_issues, stances, levels = [], [], [], []
+        for i, row in enumerate(rows):
+            for issue in row["issues"]:
+                j = index[issue]
+                self.issue_targets[i, j] = 1.0
+                pair_rows.append(i)
+                pair_issues.append(j)
+                stances.append(STANCES.index(row["stance"][issue]))
+                levels.append(int(row["maximalism"][issue]))
+        self.pair_rows = torch.tensor(pair_rows, dtype=torch.long)
+        self.pair_issues = torch.tensor(pair_issues, dtype=torch.long)
+        self.stances = torch.tensor(stances, dtype=torch.long)
+        self.levels = torch.tensor(levels, dtype=torch.long)
+        self.groups = model.group_onehot([r.get("actor_group") for r in rows])
+
+
+def _losses(heads: Heads, model: RedlineModel, feats: dict, batch: Batch, rows: torch.Tensor,
+            pos_weight: torch.Tensor) -> torch.Tensor:
+    """Issue BCE over the given rows plus stance and maximalism cross-entropy over their gold pairs."""
+    k = len(model.labels)
+    logits = heads.issue_logits(feats["h"], feats["keywords"][:, :k], feats["similarity"][:, :k], feats["cues"])
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, batch.issue_targets[rows], pos_weight=pos_weight)
+    position = {int(r): n for n, r in enumerate(rows)}
+    mask = torch.tensor([int(r) in position for r in batch.pair_rows], dtype=torch.bool)
+    if mask.any():
+        local = torch.tensor([position[int(r)] for r in batch.pair_rows[mask]], dtype=torch.long)
+        onehot = nn.functional.one_hot(batch.pair_issues[mask], k).float()
+        stance, maximalism = heads.pair_logits(feats["h"][local], onehot, batch.groups[rows][local],
+                                               feats["cues"][local])
+        loss = loss + nn.functional.cross_entropy(stance, batch.stances[mask]) \
+            + nn.functional.cross_entropy(maximalism, batch.levels[mask])
+    return loss
+
+
+def _select(feats: dict, rows: torch.Tensor) -> dict:
+    return {k: v[rows] for k, v in feats.items()}
+
+
+def _selection_score(metrics: dict) -> float:
+    return metrics["issues"]["macro_f1"] + metrics["stance"]["macro_f1"] - metrics["maximalism"]["mae"] / 3
+
+
+# --- the loop -----------------------------------------------------------------------------------
+
+
+def train(config: TrainingConfig, log: Callable[[str], None] = lambda _: None) -> RedlineModel:
+    """Train a model from `config`; returns it calibrated, with dev and test metrics in its card."""
+    seed_everything(config.seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    taxonomy = load_taxonomy(_project_path(config.taxonomy))
+    unknown = [i for i in config.exclude_issues if i not in taxonomy.ids]
+    if unknown:
+        raise ConfigError(f"exclude_issues names {unknown}, not in the taxonomy ({list(taxonomy.ids)})")
+    rows = load_rows([_project_path(p) for p in config.corpus], taxonomy)
+    rows = [_without(r, config.exclude_issues) for r in rows]
+    splits = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
+    if not splits["train"] or not splits["dev"]:
+        raise ConfigError(f"the corpus needs train and dev rows; found {({s: len(v) for s, v in splits.items()})}")
+    labels = tuple(i for i in taxonomy.ids if i not in config.exclude_issues)
+    groups = tuple(sorted({r.get("actor_group") or "other" for r in splits["train"]} | {"other"}))
+    encoder = Encoder(config.encoder, config.max_length, device=config.device)
+    heads = Heads(encoder.dim, len(labels), len(groups), len(CUES), config.hidden, config.dropout)
+    heads.to(encoder.device_)
+    card = _card(config, taxonomy, labels, groups, rows, splits, encoder)
+    model = RedlineModel(encoder, heads, card, taxonomy)
+    log(f"encoding {len(rows)} statements with {config.encoder}")
+    embeddings = {s: encoder.encode([r["text"] for r in splits[s]]) for s in SPLITS}
+    batches = {s: Batch(splits[s], model, embeddings[s]) for s in SPLITS}
+    _train_heads(model, batches, config, log)
+    if config.mode == "finetune":
+        _finetune(model, batches, config, log)
+        embeddings = {s: encoder.encode([r["text"] for r in splits[s]]) for s in SPLITS}
+    _calibrate(model, splits["dev"], embeddings["dev"])
+    model.card["metrics"] = {s: evaluate_model(model, splits[s], embeddings[s]) if splits[s] else {}
+                             for s in ("dev", "test")}
+    model.card["fingerprint"] = _fingerprint(model)
+    return model
+
+
+def _without(row: dict, excluded: Sequence[str]) -> dict:
+    if not excluded or not set(row["issues"]) & set(excluded):
+        return row
+    row = dict(row)
+    row["issues"] = [i for i in row["issues"] if i not in excluded]
+    row["stance"] = {i: v for i, v in row["stance"].items() if i not in excluded}
+    row["maximalism"] = {i: v for i, v in row["maximalism"].items() if i not in excluded}
+    return row
+
+
+def _train_heads(model: RedlineModel, batches: dict[str, Batch], config: TrainingConfig, log) -> None:
+    heads, train_batch = model.heads, batches["train"]
+    optimizer = torch.optim.AdamW(heads.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    positives = train_batch.issue_targets.sum(0)
+    pos_weight = ((len(train_batch.rows) - positives) / positives.clamp(min=1)).clamp(max=10).sqrt()
+    generator = torch.Generator().manual_seed(config.seed)
+    best, best_state, waited = -1e9, None, 0
+    for epoch in range(config.epochs):
+        heads.train()
+        order = torch.randperm(len(train_batch.rows), generator=generator)
+        for start in range(0, len(order), config.batch_size):
+            rows = order[start:start + config.batch_size]
+            loss = _losses(heads, model, _select(train_batch.features, rows), train_batch, rows, pos_weight)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        score = _selection_score(evaluate_model(model, batches["dev"].rows, batches["dev"].features["h"]))
+        if score > best + 1e-4:
+            best, best_state, waited = score, copy.deepcopy(heads.state_dict()), 0
+        else:
+            waited += 1
+        log(f"heads epoch {epoch + 1}: dev score {score:.4f} (best {best:.4f})")
+        if waited >= config.patience:
+            break
+    heads.load_state_dict(best_state)
+
+
+def _finetune(model: RedlineModel, batches: dict[str, Batch], config: TrainingConfig, log) -> None:
+    """Low-rank adapters in the encoder (or the whole encoder with lora_rank 0), trained with the heads."""
+    encoder, heads, train_batch = model.encoder, model.heads, batches["train"]
+    if config.lora_rank:
+        encoder.add_lora(config.lora_rank, config.lora_alpha)
+    trainable = [p for p in encoder.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW([{"params": trainable, "lr": config.encoder_learning_rate},
+                                   {"params": heads.parameters(), "lr": config.learning_rate / 4}],
+                                  weight_decay=config.weight_decay)
+    positives = train_batch.issue_targets.sum(0)
+    pos_weight = ((len(train_batch.rows) - positives) / positives.clamp(min=1)).clamp(max=10).sqrt()
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    static = {k: v for k, v in train_batch.features.items() if k != "h"}
+    best, best_state = _finetune_score(model, batches["dev"]), _trainable_state(model)
+    for epoch in range(config.finetune_epochs):
+        encoder.model.train()
+        heads.train()
+        order = torch.randperm(len(train_batch.rows), generator=generator)
+        for start in range(0, len(order), config.finetune_batch_size):
+            rows = order[start:start + config.finetune_batch_size]
+            feats = {"h": encoder([train_batch.texts[int(i)] for i in rows]).float(), **_select(static, rows)}
+            loss = _losses(heads, model, feats, train_batch, rows, pos_weight)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model._issue_vectors = None
+        score = _finetune_score(model, batches["dev"])
+        log(f"finetune epoch {epoch + 1}: dev score {score:.4f} (best {best:.4f})")
+        if score > best:
+            best, best_state = score, _trainable_state(model)
+    _load_trainable(model, best_state)
+    model.card["encoder"].update({"lora_rank": config.lora_rank, "lora_alpha": config.lora_alpha})
+
+
+def _finetune_score(model: RedlineModel, dev: Batch) -> float:
+    model._issue_vectors = None
+    return _selection_score(evaluate_model(model, dev.rows))
+
+
+def _trainable_state(model: RedlineModel) -> dict:
+    return {"heads": copy.deepcopy(model.heads.state_dict()),
+            "encoder": {k: v.clone() for k, v in model.encoder.model.state_dict().items() if "lora_" in k}}
+
+
+def _load_trainable(model: RedlineModel, state: dict) -> None:
+    model.heads.load_state_dict(state["heads"])
+    model.encoder.model.load_state_dict(state["encoder"], strict=False)
+    model._issue_vectors = None
+
+
+# --- calibration --------------------------------------------------------------------------------
+
+
+def _calibrate(model: RedlineModel, dev_rows: Sequence[dict], dev_embeddings: torch.Tensor) -> None:
+    """Temperature of the issue head, a threshold per issue (best dev F1), the zero-shot similarity threshold."""
+    model.temperature, model.thresholds = 1.0, np.full(len(model.labels), 0.5)
+    model.extra = ()
+    feats = model.features([r["text"] for r in dev_rows], dev_embeddings)
+    k = len(model.labels)
+    with torch.inference_mode():
+        logits = model.heads.issue_logits(feats["h"], feats["keywords"][:, :k], feats["similarity"][:, :k],
+                                          feats["cues"]).numpy()
+    gold = np.array([[issue in r["issues"] for issue in model.labels] for r in dev_rows], dtype=float)
+    temperatures = np.linspace(0.5, 4.0, 36)
+    model.temperature = float(min(temperatures, key=lambda t: _bce(logits / t, gold)))
+    probs = 1 / (1 + np.exp(-logits / model.temperature))
+    grid = np.linspace(0.2, 0.8, 25)
+    model.thresholds = np.array([max(grid, key=lambda t: (_f1_at(probs[:, j], gold[:, j], t), -abs(t - 0.5)))
+                                 for j in range(k)])
+    similarity = feats["similarity"][:, :k].numpy()
+    sims = np.linspace(0.1, 0.7, 61)
+    zero_shot = float(max(sims, key=lambda t: np.mean([_f1_at(similarity[:, j], gold[:, j], t) for j in range(k)])))
+    model.zero_shot_threshold = zero_shot
+    model.card["calibration"] = {"temperature": model.temperature, "zero_shot_threshold": zero_shot,
+                                 "thresholds": {i: float(t) for i, t in zip(model.labels, model.thresholds)},
+                                 "low_confidence": model.low_confidence}
+    model.extra = tuple(i for i in model.taxonomy.ids if i not in model.labels)
+    model._issue_vectors = None
+
+
+def _bce(logits: np.ndarray, gold: np.ndarray) -> float:
+    probs = np.clip(1 / (1 + np.exp(-logits)), 1e-7, 1 - 1e-7)
+    return float(-(gold * np.log(probs) + (1 - gold) * np.log(1 - probs)).mean())
+
+
+def _f1_at(scores: np.ndarray, gold: np.ndarray, threshold: float) -> float:
+    predicted = scores >= threshold
+    tp = float((predicted & (gold > 0)).sum())
+    fp = float((predicted & (gold == 0)).sum())
+    fn = float((~predicted & (gold > 0)).sum())
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+# --- the card -----------------------------------------------------------------------------------
+
+
+def _card(config: TrainingConfig, taxonomy: Taxonomy, labels, groups, rows, splits, encoder: Encoder) -> dict:
+    versions = {}
+    for package in ("torch", "transformers", "spacy", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        versions["redline"] = metadata.version("redline")
+    except metadata.PackageNotFoundError:
+        pass
+    reduced = taxonomy.model_copy(update={"issues": tuple(i for i in taxonomy.issues if i.id in labels)})
+    return {
+        "name": config.name, "mode": config.mode, "fingerprint": "",
+        "labels": {"issues": list(labels), "stances": list(STANCES), "maximalism": [0, 1, 2, 3],
+                   "groups": list(groups)},
+        "taxonomy": taxonomy.name, "taxonomy_hash": reduced.content_hash(),
+        "corpus": {"paths": list(config.corpus), "hash": corpus_hash(rows),
+                   "sizes": {s: len(v) for s, v in splits.items()}},
+        "encoder": {"name": config.encoder, "max_length": config.max_length, "lora_rank": 0, "lora_alpha": 0},
+        "heads": {"hidden": config.hidden, "dropout": config.dropout},
+        "config": json.loads(config.model_dump_json()), "versions": versions,
+        "calibration": {"temperature": 1.0, "thresholds": {i: 0.5 for i in labels}},
+        "metrics": {},
+    }
+
+
+def _fingerprint(model: RedlineModel) -> str:
+    digest = hashlib.sha256()
+    for key, value in sorted(model.heads.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().numpy().tobytes())
+    for key, value in sorted(model.encoder.lora_state().items()):
+        digest.update(key.encode())
+        digest.update(value.numpy().tobytes())
+    digest.update(json.dumps(model.card["calibration"], sort_keys=True).encode())
+    return digest.hexdigest()[:12]
+
+
+def config_yaml(config: TrainingConfig) -> str:
+    return yaml.safe_dump(json.loads(config.model_dump_json()), sort_keys=False)

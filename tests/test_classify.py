@@ -1,0 +1,161 @@
+"""Classify, train, evaluate: a tiny model trained in seconds on inline statements, saved, loaded, refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pipeline.classify import RedlineModel, find_targets
+from pipeline.config import load_taxonomy
+from pipeline.errors import ModelError
+from pipeline.evaluate import evaluate_model
+from pipeline.records import Statement
+from pipeline.train import TrainingConfig, config_yaml, train
+
+from .conftest import ROOT
+
+# (text, group, issue or None, stance, maximalism): two issues, clear wording, both holders.
+EXAMPLES = [
+    ("Ukraine will never join NATO while I am in the Kremlin, that is a red line.", "Russia", "nato_membership", "against", 3),
+    ("NATO membership for Ukraine is absolutely unacceptable to Moscow.", "Russia", "nato_membership", "against", 3),
+    ("The alliance's door must stay open and Ukraine belongs in NATO.", "Ukraine", "nato_membership", "favor", 2),
+    ("We want an invitation to join NATO at the next summit.", "Ukraine", "nato_membership", "favor", 2),
+    ("Kyiv could consider a neutral status instead of NATO if the guarantees are real.", "Ukraine", "nato_membership", "against", 1),
+    ("Perhaps NATO membership can wait for some years, the minister said.", "Europe", "nato_membership", "against", 1),
+    ("Moscow does not object to Ukraine joining the European Union.", "Russia", "eu_membership", "favor", 0),
+    ("We have nothing against Kyiv's EU accession, that is their choice.", "Russia", "eu_membership", "favor", 0),
+    ("Ukraine must open EU accession talks this year.", "Europe", "eu_membership", "favor", 2),
+    ("The European Union should welcome Ukraine as a member state.", "Europe", "eu_membership", "favor", 2),
+    ("Hungary will never approve Ukraine's membership of the European Union.", "Europe", "eu_membership", "against", 3),
+    ("Budapest blocks the EU accession of Kyiv under any circumstances.", "Europe", "eu_membership", "against", 3),
+    ("The weather in Geneva was cold as delegations arrived.", "author", None, None, None),
+    ("Officials thanked the hosts for the dinner and the hospitality.", "other", None, None, None),
+    ("Prisoners were exchanged at the border on Tuesday morning.", "author", None, None, None),
+    ("The train to Kyiv was delayed by three hours.", "author", None, None, None),
+]
+
+
+def _rows(split: str, repeat: int) -> list[dict]:
+    rows = []
+    for n in range(repeat):
+        for i, (text, group, issue, stance, level) in enumerate(EXAMPLES):
+            variant = text if n == 0 else f"{text} ({split} {n})"
+            rows.append({"id": f"{split}-{n}-{i}", "text": variant, "actor": "x", "actor_group": group,
+                         "date": "2024-01-01", "issues": [issue] if issue else [],
+                         "stance": {issue: stance} if issue else {}, "maximalism": {issue: level} if issue else {},
+                         "split": split, "group": f"{split}-{n}-{i}"})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    rows = _rows("train", 3) + _rows("dev", 1) + _rows("test", 1)
+    (folder / "tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_corpus, tmp_path_factory):
+    taxonomy = load_taxonomy()
+    keep = [i for i in taxonomy.issues if i.id in ("nato_membership", "eu_membership")]
+    path = tmp_path_factory.mktemp("tax") / "two.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump({"name": "two", "issues": [i.model_dump() for i in keep]}), encoding="utf-8")
+    return TrainingConfig(name="tiny", corpus=(str(tiny_corpus),), taxonomy=str(path), epochs=30, patience=30,
+                          learning_rate=0.01, hidden=32, dropout=0.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_config, tmp_path_factory):
+    model = train(tiny_config)
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    model.save(folder, config_yaml(tiny_config))
+    return folder
+
+
+def test_training_learns_issues_stance_and_maximalism(tiny_model):
+    model = RedlineModel.load(tiny_model)
+    (never, object_, weather) = model.tag(
+        ["Ukraine will never join NATO, that is a red line for us.",
+         "Moscow does not object to Ukraine joining the European Union.",
+         "The weather was cold as delegations arrived."], groups=["Russia", "Russia", "author"])
+    assert never["issues"] == ["nato_membership"] and never["stance"]["nato_membership"] == "against"
+    assert never["maximalism"]["nato_membership"] > 2.0
+    assert object_["issues"] == ["eu_membership"] and object_["maximalism"]["eu_membership"] < 1.0
+    assert weather["issues"] == []
+
+
+def test_saved_model_loads_with_the_same_scores_and_batch_equals_single(tiny_model):
+    first, second = RedlineModel.load(tiny_model), RedlineModel.load(tiny_model)
+    texts = ["We want to join NATO.", "Budapest blocks the EU accession of Kyiv."]
+    batch = first.score(texts, ["Ukraine", "Europe"])
+    single = second.score(texts[1:], ["Europe"])
+    assert abs(batch.issue_probs[1] - single.issue_probs[0]).max() < 1e-5
+    assert abs(batch.stance_probs[1] - single.stance_probs[0]).max() < 1e-5
+    assert first.model_id == second.model_id
+
+
+def test_card_records_labels_hashes_and_metrics(tiny_model):
+    card = json.loads((tiny_model / "card.json").read_text())
+    assert card["labels"]["issues"] == ["nato_membership", "eu_membership"]
+    assert card["corpus"]["sizes"] == {"train": 48, "dev": 16, "test": 16}
+    assert {"dev", "test"} <= card["metrics"].keys() and card["taxonomy_hash"]
+    assert "torch" in card["versions"]
+
+
+def test_training_is_reproducible(tiny_config, tiny_model):
+    again = train(tiny_config)
+    assert again.model_id == RedlineModel.load(tiny_model).model_id
+
+
+def test_missing_or_corrupt_weights_are_refused(tiny_model, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    (broken / "heads.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(ModelError, match="corrupt"):
+        RedlineModel.load(broken)
+    (broken / "heads.safetensors").unlink()
+    with pytest.raises(ModelError, match="missing"):
+        RedlineModel.load(broken)
+
+
+def test_a_taxonomy_without_the_models_labels_is_refused(tiny_model, tmp_path):
+    other = tmp_path / "other.yaml"
+    other.write_text("name: other\nissues:\n  - {id: tariffs, proposition: p, description: d}\n", encoding="utf-8")
+    with pytest.raises(ModelError, match=r"nato_membership.*does not have"):
+        RedlineModel.load(tiny_model, taxonomy=other)
+
+
+def test_evaluate_names_unknown_issue_ids(tiny_model):
+    model = RedlineModel.load(tiny_model)
+    rows = [{"text": "x", "issues": ["tariffs"], "stance": {"tariffs": "favor"}, "maximalism": {"tariffs": 1}}]
+    with pytest.raises(ModelError, match="tariffs"):
+        evaluate_model(model, rows)
+
+
+def test_taxonomy_only_issues_are_detected_zero_shot(tiny_model):
+    model = RedlineModel.load(tiny_model, taxonomy=ROOT / "configs/issues/russia_ukraine.yaml")
+    assert "sanctions" in model.extra
+    (row,) = model.tag(["The next sanctions package targets Russian oil exports and the shadow fleet."],
+                       groups=["Europe"])
+    assert "sanctions" in row["issues"] and "sanctions" in row["zero_shot"]
+
+
+def test_predictions_are_records_with_model_and_targets(tiny_model):
+    model = RedlineModel.load(tiny_model)
+    statement = Statement("s1", "d1", 0, 0, 10, "Ukraine will never join NATO, that is a red line.", "Vladimir Putin",
+                          "Russia", "speaker", "test", "2024-01-01")
+    (prediction,) = model.predict_statements([statement])
+    assert (prediction.statement_id, prediction.issue, prediction.model_id) == ("s1", "nato_membership", model.model_id)
+    assert len(prediction.maximalism_dist) == 4 and abs(sum(prediction.maximalism_dist) - 1) < 1e-5
+
+
+def test_targets_are_normalised_through_the_dictionary():
+    taxonomy = load_taxonomy()
+    assert find_targets("Russia wants Pokrovsk and the Zaporizhzhia nuclear power plant.", taxonomy) == \
+        ["Donetsk", "Zaporizhzhia NPP"]
+    assert find_targets("The lines in Zaporizhzhia and Kherson would be frozen.", taxonomy) == ["Zaporizhzhia", "Kherson"]
