@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints/cpu.txt
 
 demo: $(STAMP)
 	rm -f $(STORE)
-	$(BIN)/redline run corpora/samples --store $(STORE)
+	$(BIN)/redline run corpora/samples/documents --store $(STORE)
 	$(BIN)/redline statements --store $(STORE) --limit 25
 
 test: $(STAMP)

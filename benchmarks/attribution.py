@@ -43,7 +43,8 @@ def score_set(documents_dir: Path, gold_path: Path, resolver: ActorResolver) -> 
     for doc, units in _group(gold).items():
         pairs.extend(match_units(units, by_doc.get(doc, [])))
     groups = {a.name: a.group for a in resolver.actors.actors}
-    misses = [(u, p) for u, p in pairs if p is None or p.actor not in {u["actor"], *_alts(u)}]
+    misses = [(u, p) for u, p in pairs if p is None or p.actor not in {u["actor"], *_alts(u)}
+              or p.actor_group not in {u["actor_group"], *(groups.get(a, "") for a in _alts(u))}]
     return attribution_scores(pairs, groups), misses
 
 
@@ -95,7 +96,8 @@ def main() -> None:
         if args.misses:
             for unit, predicted in misses:
                 got = f"{predicted.actor} ({predicted.attribution}, {predicted.cue})" if predicted else "nothing"
-                print(f"  {unit['id']}: gold {unit['actor']} ({unit.get('attribution')}) got {got}: {unit['text'][:90]}")
+                print(f"  {unit['id']}: gold {unit['actor']}/{unit['actor_group']} ({unit.get('attribution')}) "
+                      f"got {got} /{predicted.actor_group if predicted else ''}: {unit['text'][:90]}")
     if args.write:
         write_section("Attribution", "\n".join([machine_line(), "", *lines,
                       "", "Units are matched to statements by span overlap; an `alt_actor` counts as right. "

@@ -1,6 +1,7 @@
 """Redline: positions over time from what political actors say.
 
-`pipeline.load("models/default")` returns a model that tags a string or a batch of strings.
+`pipeline.load("models/default")` returns a model that tags a string or a batch of strings;
+`import pipeline.spacy_component` registers the spaCy factory "redline" (`nlp.add_pipe("redline")`).
 """
 
 from __future__ import annotations

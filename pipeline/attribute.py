@@ -28,7 +28,7 @@ agree accept reject refuse dismiss oppose support back endorse favor favour pref
 expect believe think consider view regard vow pledge promise threaten accuse blame criticize criticise
 condemn welcome praise object maintain recall remind predict describe characterize characterise outline
 voice express press push plan intend aim rule continue appear seem remain lay set recognize recognise make
-point speak
+point speak remember
 """.split())
 SPEECH_VERBS = frozenset("say tell state declare announce add note stress emphasize emphasise insist warn argue "
                          "claim assert affirm reaffirm reiterate repeat confirm explain write post tweet respond "
@@ -55,7 +55,8 @@ FRAME_PATH = frozenset({"ROOT", "conj", "ccomp", "parataxis", "xcomp", "advcl"})
 # Heads of subject phrases that stand for the actor named inside them ("Kremlin officials").
 STAND_INS = frozenset("official officials spokesman spokeswoman spokesperson minister ministry diplomat diplomats "
                       "negotiator negotiators delegation government leader leaders president envoy source sources "
-                      "aide aides ambassador side authorities office administration chancellor".split())
+                      "aide aides ambassador side authorities office administration chancellor countries states "
+                      "nations allies partners governments capitals members backers".split())
 SOURCE_NOUNS = frozenset("verdict words remark remarks comment comments question answer view message warning "
                          "reply response assessment".split())
 _QUOTES = "\"“”«»„"
@@ -247,6 +248,7 @@ def _in(spans, offset: int) -> bool:
 def _attribute_sentence(sentences: list[Sentence], i: int, quotes: list[_QuoteState], ctx: _Context):
     sentence, state = sentences[i], quotes[i]
     span = sentence.span
+    _remember_people(span, ctx)
     base = _base_holder(sentence, ctx)
     if base.kind == "interviewer":  # a question names actors; it holds no position of theirs
         return [(sentence.start, sentence.end, base)]
@@ -569,14 +571,20 @@ def _remember(holder: Holder, ctx: _Context) -> None:
         ctx.last_quote = holder
 
 
-def _remember_mentions(span, ctx: _Context) -> None:
-    """Named people in subject position become the referent of a later 'he' or 'she'."""
+def _remember_people(span, ctx: _Context) -> None:
+    """People named in the sentence, most recent last: "the president" refers to the last one with that title."""
     if span is None:
         return
     for _, _, name in ctx.resolver.mentions(span.text, ctx.document.date):
         holder = ctx.resolver.holder(name, "pronoun", "mention")
         if holder.kind == "person":
             ctx.recent_people = [h for h in ctx.recent_people if h.actor != name][-8:] + [holder]
+
+
+def _remember_mentions(span, ctx: _Context) -> None:
+    """Named people in subject position become the referent of a later 'he' or 'she'."""
+    if span is None:
+        return
     for token in span:
         if token.dep_ in SUBJECTS and token.lower_ not in _PERSON_PRONOUNS | _GROUP_PRONOUNS | _FIRST_PERSON:
             holder = _resolve_phrase(token, ctx, "pronoun", "mention")

@@ -159,3 +159,21 @@ def test_targets_are_normalised_through_the_dictionary():
     assert find_targets("Russia wants Pokrovsk and the Zaporizhzhia nuclear power plant.", taxonomy) == \
         ["Donetsk", "Zaporizhzhia NPP"]
     assert find_targets("The lines in Zaporizhzhia and Kherson would be frozen.", taxonomy) == ["Zaporizhzhia", "Kherson"]
+
+
+def test_python_api_and_spacy_component():
+    import pipeline
+    import pipeline.spacy_component  # noqa: F401  registers the factory
+
+    model = pipeline.load()
+    (row,) = model.tag("Ukraine's membership in NATO is a red line for us and will never happen.", groups=["Russia"])
+    assert row["issues"] == ["nato_membership"] and row["stance"]["nato_membership"] == "against"
+    from pipeline.segment import load_spacy
+
+    pipe = load_spacy.__wrapped__()  # a fresh pipeline, not the cached one other tests share
+    pipe.add_pipe("redline", config={"date": "2025-09-08"})
+    doc = pipe("Lavrov said NATO membership for Kyiv is unacceptable. The weather was mild.")
+    first, second = doc._.positions
+    assert (first["actor"], first["issues"], first["stance"]) == ("Sergei Lavrov", ["nato_membership"],
+                                                                 {"nato_membership": "against"})
+    assert second["issues"] == []
