@@ -19,6 +19,7 @@ from .config import ActorDictionary
 from .records import Document, Sentence, Statement
 
 AUTHOR = "author"
+INTERVIEWER_CUE = "interviewer:"  # the cue of a question's statement: it names positions, holds none
 # Verbs whose subject holds the position of their complement (reporting, stance and attitude verbs).
 FRAME_VERBS = frozenset("""
 say tell state declare announce add note stress emphasize emphasise insist warn argue claim assert affirm
@@ -118,7 +119,7 @@ class ActorResolver:
         """The holder for a transcript label ("PRESIDENT ZELENSKY", "Q", "Vladimir Putin")."""
         if label.lower() in self._interviewers:
             name = "Question" if label.lower() == "q" else label
-            return Holder(name, "other", "interviewer", "turn", f"turn:{label}")
+            return Holder(name, "other", "interviewer", "turn", f"{INTERVIEWER_CUE}{label}")
         mentions = self.mentions(label, date)
         if mentions:
             return self.holder(mentions[-1][2], "turn", f"turn:{label}")

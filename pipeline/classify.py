@@ -120,6 +120,7 @@ class RedlineModel:
         self.temperature = float(card["calibration"]["temperature"])
         self.zero_shot_threshold = float(card["calibration"].get("zero_shot_threshold", 0.5))
         self.low_confidence = float(card["calibration"].get("low_confidence", 0.0))
+        self.maximalism_temperature = float(card["calibration"].get("maximalism_temperature", 1.0))
         self.extra = tuple(i for i in taxonomy.ids if i not in self.labels)
         self._issue_vectors: torch.Tensor | None = None
 
@@ -237,7 +238,7 @@ class RedlineModel:
                 onehot[:, j] = 1.0
             s, m = self.heads.pair_logits(feats["h"], onehot, groups_onehot, feats["cues"])
             stance[:, j] = torch.softmax(s, -1).numpy()
-            maximalism[:, j] = torch.softmax(m, -1).numpy()
+            maximalism[:, j] = torch.softmax(m / self.maximalism_temperature, -1).numpy()
         zero_shot = tuple(j >= k for j in range(len(all_issues)))
         return Scores(issue_probs, stance, maximalism, all_issues, zero_shot)
 

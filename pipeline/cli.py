@@ -280,5 +280,10 @@ def main() -> None:
         raise
 
 
+from . import cli_timelines  # noqa: E402,F401  (registers timeline, shifts, export)
+
 if __name__ == "__main__":
-    main()
+    # `python -m pipeline.cli` runs this file as __main__; the package module holds every command
+    from pipeline.cli import main as package_main
+
+    package_main()

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .attribute import ActorResolver, attribute_statements
+from .attribute import INTERVIEWER_CUE, ActorResolver, attribute_statements
 from .config import DEFAULT_ACTORS, load_actors
 from .ingest import read_inputs
 from .records import Document, Problem, Statement
@@ -26,6 +26,7 @@ class RunSummary:
     documents_skipped: int = 0
     statements_added: int = 0
     predictions_added: int = 0
+    positions_written: int = 0
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -73,12 +74,18 @@ def run(inputs: Sequence[str | Path], store_path: str | Path, actors_path: str |
                     on_progress(summary)
             if classifier is not None:
                 summary.predictions_added += _classify_pending(store, classifier, summary.run_id, batch_size * 8)
+                summary.positions_written = _fill_positions(store, classifier.model_id)
             status = "done"
         finally:
             store.finish_run(summary.run_id, {
                 "documents": summary.documents_added, "statements": summary.statements_added,
                 "predictions": summary.predictions_added, "quarantined": len(summary.quarantined)}, status)
     return summary
+
+
+def classify(classifier, statements: Sequence[Statement]) -> list:
+    """Predictions for the statements that can hold a position (an interviewer's question holds none)."""
+    return classifier.predict_statements([s for s in statements if not s.cue.startswith(INTERVIEWER_CUE)])
 
 
 def _run_batch(batch: list, store: Store, resolver: ActorResolver, nlp, classifier, summary: RunSummary) -> None:
@@ -93,7 +100,7 @@ def _run_batch(batch: list, store: Store, resolver: ActorResolver, nlp, classifi
     if not fresh:
         return
     statements = statements_for(fresh, resolver, nlp)
-    predictions = classifier.predict_statements(statements) if classifier is not None else []
+    predictions = classify(classifier, statements) if classifier is not None else []
     added = store.write_batch(summary.run_id, fresh, statements, predictions,
                               classifier.model_id if classifier is not None else None)
     summary.documents_added += added["documents"]
@@ -111,10 +118,18 @@ def _classify_pending(store: Store, classifier, run_id: str, batch_size: int) ->
         before = store.counts()["predictions"]
         store.db.execute("BEGIN TRANSACTION")
         try:
-            store.add_predictions(run_id, classifier.predict_statements(pending), classifier.model_id,
+            store.add_predictions(run_id, classify(classifier, pending), classifier.model_id,
                                   [s.id for s in pending])
             store.db.execute("COMMIT")
         except BaseException:
             store.db.execute("ROLLBACK")
             raise
         added += store.counts()["predictions"] - before
+
+
+def _fill_positions(store: Store, model_id: str, period: str = "quarter") -> int:
+    """Recompute the model's positions per period from every statement it has classified; returns rows written."""
+    from .aggregate import positions_by_period
+
+    positions = positions_by_period(store.statements(model_id=model_id), period)
+    return store.replace_positions(model_id, period, positions)

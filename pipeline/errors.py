@@ -23,3 +23,7 @@ class StoreError(RedlineError):
 
 class CorpusError(RedlineError, ValueError):
     """An annotated corpus breaks the schema of ANNOTATION.md."""
+
+
+class TimelineError(RedlineError, ValueError):
+    """A timeline, shift or export option is invalid (period, weights, format, output path)."""

@@ -115,9 +115,10 @@ class Position:
     actor: str
     actor_group: str
     level: str  # "actor" or "group"
-    issue: str
-    period: str
-    period_start: str
+    issue: str  # an issue id, or "_overall" for the weighted mean over the actor's issues
+    period_kind: str  # "day", "week", "month", "quarter" or "year"
+    period: str  # "2025-09-03", "2025-W36", "2025-09", "2025-Q3", "2025"
+    period_start: str  # ISO date of the period's first day
     n: int
     maximalism: float
     maximalism_low: float
@@ -126,4 +127,27 @@ class Position:
     against: float
     neutral: float
     statement_ids: tuple[str, ...]
+    model_id: str
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A move of an actor's maximalism on an issue between consecutive periods, larger than the noise."""
+
+    actor: str
+    actor_group: str
+    level: str
+    issue: str
+    period_kind: str
+    from_period: str
+    to_period: str
+    from_maximalism: float
+    to_maximalism: float
+    from_interval: tuple[float, float]
+    to_interval: tuple[float, float]
+    from_n: int
+    to_n: int
+    direction: str  # "hardened" (more maximalist) or "softened"
+    from_statement_ids: tuple[str, ...]
+    to_statement_ids: tuple[str, ...]
     model_id: str

@@ -12,6 +12,7 @@ from spacy.tokens import Doc
 
 from .attribute import ActorResolver, attribute_statements
 from .config import DEFAULT_ACTORS, DEFAULT_MODEL, load_actors
+from .engine import classify
 from .records import Document, Sentence
 
 if not Doc.has_extension("positions"):
@@ -35,7 +36,7 @@ class RedlineComponent:
                      for i, s in enumerate(doc.sents) if s.text.strip()]
         statements = attribute_statements(document, sentences, self.resolver)
         by_statement: dict[str, list] = {}
-        for prediction in self.model.predict_statements(statements):
+        for prediction in classify(self.model, statements):
             by_statement.setdefault(prediction.statement_id, []).append(prediction)
         doc._.positions = [_position(s, by_statement.get(s.id, [])) for s in statements]
         return doc

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import StoreError
-from .records import Document, Prediction, Problem, Statement, content_id
+from .records import Document, Position, Prediction, Problem, Statement, content_id
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -149,6 +149,23 @@ class Store:
             self.db.executemany("INSERT INTO classified VALUES (?,?,?) ON CONFLICT DO NOTHING",
                                 [(sid, model_id, run_id) for sid in statement_ids])
 
+    def replace_positions(self, model_id: str, period_kind: str, positions: Sequence[Position]) -> int:
+        """Replace `model_id`'s positions for `period_kind` with `positions`, in one transaction; returns rows."""
+        rows = [(model_id, period_kind, p.level, p.actor, p.actor_group, p.issue, p.period, p.period_start, p.n,
+                 p.maximalism, p.maximalism_low, p.maximalism_high, p.favor, p.against, p.neutral,
+                 list(p.statement_ids)) for p in positions]
+        self.db.execute("BEGIN TRANSACTION")
+        try:
+            self.db.execute("DELETE FROM positions WHERE model_id = ? AND period_kind = ?", [model_id, period_kind])
+            if rows:
+                self.db.executemany(f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) VALUES "
+                                    f"({', '.join('?' * len(_POSITION_COLUMNS))})", rows)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return len(rows)
+
     def quarantine(self, run_id: str, problems: Iterable[Problem]) -> int:
         rows = [(content_id("problem", p.path, p.line, p.reason), p.path, p.line, p.reason, p.level, run_id,
                  dt.datetime.now()) for p in problems]
@@ -219,6 +236,19 @@ class Store:
                               "ORDER BY r.started DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
+    def positions(self, model_id: str | None = None, period_kind: str = "quarter") -> list[Position]:
+        """Stored positions of one model (the latest by default) for one period kind, in series order."""
+        model_id = model_id or self.latest_model()
+        columns = ", ".join("CAST(period_start AS VARCHAR)" if c == "period_start" else c for c in _POSITION_COLUMNS)
+        cursor = self.db.execute(f"SELECT {columns} FROM positions WHERE model_id = ? AND period_kind = ? "
+                                 "ORDER BY level, actor, issue, period_start", [model_id, period_kind])
+        positions = []
+        for row in cursor.fetchall():
+            fields = dict(zip(_POSITION_COLUMNS, row))
+            fields["statement_ids"] = tuple(fields["statement_ids"] or ())
+            positions.append(Position(**fields))
+        return positions
+
     def quarantined(self) -> list[dict]:
         cursor = self.db.execute("SELECT path, line, reason, level FROM quarantine ORDER BY path, line")
         return [dict(zip(("path", "line", "reason", "level"), r)) for r in cursor.fetchall()]
@@ -227,6 +257,11 @@ class Store:
         cursor = self.db.execute("SELECT * FROM runs ORDER BY started")
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+_POSITION_COLUMNS = ("model_id", "period_kind", "level", "actor", "actor_group", "issue", "period", "period_start",
+                     "n", "maximalism", "maximalism_low", "maximalism_high", "favor", "against", "neutral",
+                     "statement_ids")
 
 
 def _no_predictions(model_id: str | None) -> dict:

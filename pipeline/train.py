@@ -31,6 +31,9 @@ from .errors import ConfigError
 from .evaluate import evaluate_model
 
 
+MAXIMALISM_L1 = 1.0
+
+
 class TrainingConfig(Strict):
     """Everything a training run depends on; stored in the model folder as config.yaml."""
 
@@ -128,8 +131,11 @@ def _losses(heads: Heads, model: RedlineModel, feats: dict, batch: Batch, rows: 
         onehot = nn.functional.one_hot(batch.pair_issues[mask], k).float()
         stance, maximalism = heads.pair_logits(feats["h"][local], onehot, batch.groups[rows][local],
                                                feats["cues"][local])
+        expected = torch.softmax(maximalism, -1) @ torch.arange(4, dtype=maximalism.dtype)
+        # cross-entropy learns the levels; the L1 term on the expected value is what users read
         loss = loss + nn.functional.cross_entropy(stance, batch.stances[mask]) \
-            + nn.functional.cross_entropy(maximalism, batch.levels[mask])
+            + nn.functional.cross_entropy(maximalism, batch.levels[mask]) \
+            + MAXIMALISM_L1 * (expected - batch.levels[mask].to(expected.dtype)).abs().mean()
     return loss
 
 
@@ -288,11 +294,58 @@ def _calibrate(model: RedlineModel, dev_rows: Sequence[dict], dev_embeddings: to
     sims = np.linspace(0.1, 0.7, 61)
     zero_shot = float(max(sims, key=lambda t: np.mean([_f1_at(similarity[:, j], gold[:, j], t) for j in range(k)])))
     model.zero_shot_threshold = zero_shot
+    model.maximalism_temperature = _maximalism_temperature(model, dev_rows, dev_embeddings)
+    model.low_confidence = _low_confidence_threshold(model, dev_rows, dev_embeddings)
     model.card["calibration"] = {"temperature": model.temperature, "zero_shot_threshold": zero_shot,
                                  "thresholds": {i: float(t) for i, t in zip(model.labels, model.thresholds)},
-                                 "low_confidence": model.low_confidence}
+                                 "low_confidence": model.low_confidence,
+                                 "maximalism_temperature": model.maximalism_temperature}
     model.extra = tuple(i for i in model.taxonomy.ids if i not in model.labels)
     model._issue_vectors = None
+
+
+def _maximalism_temperature(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torch.Tensor) -> float:
+    """A temperature for the maximalism head that minimises the dev MAE of its expected value
+    (the expected value of a soft distribution drifts towards the middle of the scale)."""
+    feats = model.features([r["text"] for r in dev_rows], embeddings)
+    k = len(model.labels)
+    pairs = [(i, model.labels.index(issue), row["maximalism"][issue])
+             for i, row in enumerate(dev_rows) for issue in row["issues"]]
+    if not pairs:
+        return 1.0
+    rows = torch.tensor([p[0] for p in pairs])
+    onehot = nn.functional.one_hot(torch.tensor([p[1] for p in pairs]), k).float()
+    with torch.inference_mode():
+        _, logits = model.heads.pair_logits(feats["h"][rows], onehot, model.group_onehot([None] * len(pairs)),
+                                            feats["cues"][rows])
+    gold = np.array([p[2] for p in pairs], dtype=float)
+
+    def mae(t: float) -> float:
+        expected = torch.softmax(logits / t, -1).numpy() @ np.arange(4)
+        return float(np.abs(expected - gold).mean())
+
+    return float(min(np.linspace(0.3, 1.5, 13), key=lambda t: (round(mae(t), 4), abs(t - 1))))
+
+
+def _low_confidence_threshold(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torch.Tensor,
+                              wrong_share: float = 0.5, minimum: int = 5) -> float:
+    """The highest score (issue probability × stance probability) below which dev predictions are wrong
+    (wrong issue or wrong stance) more often than `wrong_share`; predictions under it are `low_confidence`."""
+    scores = model.score([r["text"] for r in dev_rows], [r.get("actor_group") for r in dev_rows], embeddings)
+    chosen = model.decide(scores)
+    graded = []
+    for i, row in enumerate(dev_rows):
+        for j in np.flatnonzero(chosen[i]):
+            issue = scores.issues[j]
+            stance = STANCES[int(scores.stance_probs[i, j].argmax())]
+            right = issue in row["issues"] and row["stance"][issue] == stance
+            graded.append((float(scores.issue_probs[i, j] * scores.stance_probs[i, j].max()), right))
+    best = 0.0
+    for threshold in np.linspace(0.05, 0.6, 12):
+        below = [right for score, right in graded if score < threshold]
+        if len(below) >= minimum and 1 - sum(below) / len(below) > wrong_share:
+            best = float(threshold)
+    return best
 
 
 def _bce(logits: np.ndarray, gold: np.ndarray) -> float:

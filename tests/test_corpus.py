@@ -7,8 +7,14 @@ import json
 import pytest
 
 from pipeline.config import load_taxonomy
-from pipeline.corpus import (assign_splits, check_corpus, corpus_stats, cross_split_duplicates, load_corpus,
-                             load_rows)
+from pipeline.corpus import (
+    assign_splits,
+    check_corpus,
+    corpus_stats,
+    cross_split_duplicates,
+    load_corpus,
+    load_rows,
+)
 from pipeline.errors import ConfigError, CorpusError
 
 from .conftest import ROOT

@@ -1,0 +1,150 @@
+"""The `redline timeline`, `shifts` and `export` commands: parse, call aggregate/export, print.
+
+Registered on `pipeline.cli.app` when `pipeline.cli` imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from .cli import app, console, out
+
+StoreOption = Annotated[Path, typer.Option("--store", "-s", help="DuckDB store file.")]
+
+
+class Period(str, Enum):
+    day = "day"
+    week = "week"
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+class TimelineFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+    html = "html"
+
+
+ByOption = Annotated[Period, typer.Option("--by", help="Period of each position.")]
+LowConfidenceOption = Annotated[float, typer.Option(
+    "--low-confidence-weight", min=0.0, max=1.0,
+    help="Weight of predictions flagged low-confidence: 1 counts them fully, 0 leaves them out.")]
+
+
+def _timeline(store: Path, by: Period, low_confidence_weight: float):
+    from .export import load_timeline
+    from .store import Store
+
+    options = {"low_confidence_weight": low_confidence_weight} if low_confidence_weight != 1.0 else {}
+    with Store(store, read_only=True) as db:
+        return load_timeline(db, by.value, **options)
+
+
+def _report_undated(undated: list[str]) -> None:
+    if undated:
+        console.print(f"[yellow]{len(undated)} statements without a date left out[/yellow]", highlight=False)
+
+
+@app.command("timeline")
+def timeline_cli(
+    store: StoreOption = Path("redline.duckdb"),
+    by: ByOption = Period.quarter,
+    actor: Annotated[Optional[str], typer.Option(help="Only this actor or group.")] = None,
+    issue: Annotated[Optional[str], typer.Option(help="Only this issue (or _overall).")] = None,
+    fmt: Annotated[TimelineFormat, typer.Option("--format", "-f")] = TimelineFormat.table,
+    plot: Annotated[Optional[Path], typer.Option(help="Also draw the timelines into this PNG.")] = None,
+    low_confidence_weight: LowConfidenceOption = 1.0,
+) -> None:
+    """Maximalism per actor × issue × period with its 90 % interval, stance shares and counts."""
+    from .export import POSITION_SCHEMA, position_rows, write_csv_rows
+
+    timeline = _timeline(store, by, low_confidence_weight)
+    positions = [p for p in timeline.positions
+                 if (actor is None or actor in (p.actor, p.actor_group)) and (issue is None or p.issue == issue)]
+    _report_undated(timeline.undated)
+    if not positions:
+        console.print(_nothing_found(store, actor, issue), highlight=False)
+    if fmt is TimelineFormat.json:
+        out.print(json.dumps(position_rows(positions), ensure_ascii=False), soft_wrap=True, highlight=False,
+                  markup=False)
+    elif fmt is TimelineFormat.csv:
+        write_csv_rows(sys.stdout, position_rows(positions), POSITION_SCHEMA.names)
+    elif positions:
+        out.print(_positions_table(positions))
+    if plot is not None and positions:
+        from .charts import plot_png
+
+        console.print(f"plot → {plot_png(positions, plot)}", highlight=False)
+
+
+def _nothing_found(store: Path, actor: str | None, issue: str | None) -> str:
+    if actor or issue:
+        return f"no positions for {' and '.join(filter(None, [actor, issue]))} in {store}; check the spelling " \
+               "against `redline timeline` without filters"
+    return f"no positions in {store}: no dated statement has been classified (run `redline run` with a model)"
+
+
+def _positions_table(positions) -> Table:
+    table = Table("actor", "level", "issue", "period", "n", "maximalism", "90 % interval", "favor", "against",
+                  "neutral")
+    for p in positions:
+        table.add_row(p.actor, p.level, p.issue, p.period, str(p.n), f"{p.maximalism:.2f}",
+                      f"{p.maximalism_low:.2f}–{p.maximalism_high:.2f}", f"{p.favor:.0%}", f"{p.against:.0%}",
+                      f"{p.neutral:.0%}")
+    return table
+
+
+@app.command("shifts")
+def shifts_cli(
+    store: StoreOption = Path("redline.duckdb"),
+    by: ByOption = Period.quarter,
+    min_statements: Annotated[int, typer.Option(min=1, help="Statements each side needs.")] = 2,
+    min_change: Annotated[float, typer.Option(min=0.0, help="Smallest move that counts (0–3 scale).")] = 0.25,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per shift, with its evidence ids.")] = False,
+    low_confidence_weight: LowConfidenceOption = 1.0,
+) -> None:
+    """Moves in maximalism between consecutive periods that the 90 % intervals say are not noise."""
+    from .aggregate import detect_shifts, format_shift
+
+    timeline = _timeline(store, by, low_confidence_weight)
+    _report_undated(timeline.undated)
+    shifts = detect_shifts(timeline.positions, min_statements=min_statements, min_change=min_change)
+    for shift in shifts:
+        line = json.dumps(asdict(shift), ensure_ascii=False) if as_json else \
+            f"{format_shift(shift)} ({shift.direction}, {shift.level})"
+        out.print(line, soft_wrap=True, highlight=False, markup=False)
+    console.print(f"{len(shifts)} shifts by {by.value}", highlight=False)
+
+
+@app.command("export")
+def export_cli(
+    store: StoreOption = Path("redline.duckdb"),
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv, parquet (a folder), json, html (a file).")]
+    = ExportFormat.html,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Folder (csv, parquet) or file (json, html).")] = ...,
+    by: ByOption = Period.quarter,
+) -> None:
+    """Write statements and positions as CSV or Parquet, a JSON timeline, or a self-contained HTML report."""
+    from .export import export
+    from .store import Store
+
+    with Store(store, read_only=True) as db:
+        paths = export(db, fmt.value, out_path, period=by.value)
+    for path in paths:
+        console.print(f"→ {path}", highlight=False)
