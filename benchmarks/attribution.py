@@ -19,9 +19,9 @@ from benchmarks._results import machine_line, write_section  # noqa: E402
 from pipeline.attribute import ActorResolver  # noqa: E402
 from pipeline.config import load_actors  # noqa: E402
 from pipeline.engine import statements_for  # noqa: E402
-from pipeline.evaluate import attribution_scores, match_units, read_jsonl  # noqa: E402
+from pipeline.evaluate import _group_of, attribution_scores, match_units, read_jsonl  # noqa: E402
 from pipeline.ingest import read_inputs  # noqa: E402
-from pipeline.records import Document  # noqa: E402
+from pipeline.records import Document, Statement  # noqa: E402
 
 SETS = {
     "samples": (ROOT / "corpora/samples/documents", ROOT / "corpora/samples/gold.jsonl"),
@@ -30,8 +30,8 @@ SETS = {
 }
 
 
-def score_set(documents_dir: Path, gold_path: Path, resolver: ActorResolver) -> tuple[dict, list]:
-    """Attribution scores for one folder of documents against its gold units, and the misses."""
+def matched_pairs(documents_dir: Path, gold_path: Path, resolver: ActorResolver) -> list[tuple[dict, Statement | None]]:
+    """Each gold unit (names made canonical) with the statement segmentation and attribution made over it."""
     documents = [d for d in read_inputs([documents_dir]) if isinstance(d, Document)]
     statements = statements_for(documents, resolver)
     by_doc = defaultdict(list)
@@ -42,9 +42,17 @@ def score_set(documents_dir: Path, gold_path: Path, resolver: ActorResolver) -> 
     pairs = []
     for doc, units in _group(gold).items():
         pairs.extend(match_units(units, by_doc.get(doc, [])))
+    return pairs
+
+
+def score_set(documents_dir: Path, gold_path: Path, resolver: ActorResolver,
+              pairs: list[tuple[dict, Statement | None]] | None = None) -> tuple[dict, list]:
+    """Attribution scores for one folder of documents against its gold units, and the misses
+    (`pairs` from `matched_pairs`, when the caller has them already)."""
+    pairs = matched_pairs(documents_dir, gold_path, resolver) if pairs is None else pairs
     groups = {a.name: a.group for a in resolver.actors.actors}
     misses = [(u, p) for u, p in pairs if p is None or p.actor not in {u["actor"], *_alts(u)}
-              or p.actor_group not in {u["actor_group"], *(groups.get(a, "") for a in _alts(u))}]
+              or p.actor_group not in {u["actor_group"], *(_group_of(a, groups) for a in _alts(u))}]
     return attribution_scores(pairs, groups), misses
 
 

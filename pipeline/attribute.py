@@ -289,6 +289,8 @@ def _frame_holder(span, state: _QuoteState, ctx: _Context, any_depth: bool = Fal
         if _narrative(token):
             continue
         subject = _subject_of(token)
+        if subject is not None and subject.dep_ == "nsubjpass":
+            continue  # "he is expected to fly": the subject is talked about, not talking
         holder = _resolve_subject(subject, ctx, frame=token) if subject is not None else None
         depth = 0 if any_depth else _depth(token)
         if holder is not None and depth < best_depth:
@@ -407,12 +409,13 @@ def _resolve_phrase(head, ctx: _Context, attribution: str, verb: str) -> Holder 
     if covering or (mentions and head.lower_ in STAND_INS):  # not "a government building in Kyiv"
         start, end, name = covering[0] if covering else _preferred(mentions, ctx)
         return ctx.resolver.holder(name, attribution, f"{verb}:{phrase[start:end]}")
-    if head.ent_type_ == "PERSON" and head.pos_ == "PROPN":
+    if head.ent_type_ in ("PERSON", "ORG") and head.pos_ == "PROPN":  # a name the dictionary lacks
         ent = next((e for e in head.doc.ents if e.start <= head.i < e.end), None)
         name = ent.text if ent is not None else head.text
         group = (ctx.resolver.holder(mentions[0][2], "", "").group if mentions else None) \
             or ctx.resolver.group_from_demonym(phrase) or "other"
-        return Holder(name, group, "person", attribution, f"{verb}:{name}")
+        kind = "person" if head.ent_type_ == "PERSON" else "organisation"
+        return Holder(name, group, kind, attribution, f"{verb}:{name}")
     return _title_referent(phrase, ctx, attribution, verb)
 
 
@@ -489,7 +492,9 @@ def _summary_holder(span, state: _QuoteState, ctx: _Context) -> Holder | None:
                           and _subject_of(c) is not None), None)
         subject = _subject_of(predicate) if predicate is not None else None
     pronoun = subject is not None and subject.lower_ in _PERSON_PRONOUNS and predicate is root
-    if subject is not None and subject.dep_ == "nsubj" and (pronoun or _states_a_position(predicate)):
+    passive_stance = subject is not None and subject.dep_ == "nsubjpass" and predicate.lower_ in STANCE_ADJECTIVES
+    if subject is not None and (subject.dep_ == "nsubj" or passive_stance) and \
+            (pronoun or _states_a_position(predicate)):
         holder = _resolve_subject(subject, ctx)
         if holder is not None:
             return holder

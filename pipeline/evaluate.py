@@ -52,6 +52,11 @@ def _accepted_actors(unit: dict) -> set[str]:
     return accepted
 
 
+def _group_of(actor: str, groups_of: dict[str, str] | None) -> str:
+    """The group of an accepted actor: from the dictionary; `author` is its own group."""
+    return "author" if actor == "author" else (groups_of or {}).get(actor, "")
+
+
 def attribution_scores(pairs: Iterable[tuple[dict, Statement | None]], groups_of: dict[str, str] | None = None) -> dict:
     """Share of gold units whose actor (an `alt_actor` counts) and actor group are right, overall and per kind."""
     total = defaultdict(int)
@@ -62,7 +67,7 @@ def attribution_scores(pairs: Iterable[tuple[dict, Statement | None]], groups_of
             total[key] += 1
             if predicted is not None and predicted.actor in _accepted_actors(unit):
                 actor_ok[key] += 1
-            accepted_groups = {unit["actor_group"]} | {(groups_of or {}).get(a, "") for a in _accepted_actors(unit)}
+            accepted_groups = {unit["actor_group"]} | {_group_of(a, groups_of) for a in _accepted_actors(unit)}
             if predicted is not None and predicted.actor_group in accepted_groups:
                 group_ok[key] += 1
     return {key: {"n": total[key], "actor": actor_ok[key] / total[key], "group": group_ok[key] / total[key]}
