@@ -30,7 +30,6 @@ from .encoder import DEFAULT_ENCODER, Encoder
 from .errors import ConfigError
 from .evaluate import evaluate_model
 
-
 MAXIMALISM_L1 = 1.0
 
 
