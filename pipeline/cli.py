@@ -95,11 +95,15 @@ def statements_cli(
         writer.writeheader()
         writer.writerows(rows)
     else:
-        table = Table("actor", "group", "how", "date", "text", show_lines=False)
+        table = Table("actor", "group", "how", "date", "positions (stance, maximalism 0–3)", "text", show_lines=False)
         for row in rows:
             table.add_row(row["actor"], row["actor_group"], row["attribution"], row["date"] or "",
-                          row["text"] if len(row["text"]) < 140 else row["text"][:137] + "...")
+                          _positions_cell(row), row["text"] if len(row["text"]) < 140 else row["text"][:137] + "...")
         out.print(table)
+
+
+def _positions_cell(row: dict) -> str:
+    return "\n".join(f"{issue}: {row['stance'][issue]} {row['maximalism'][issue]:.1f}" for issue in row["issues"])
 
 
 def _load_model(path: Path | None, taxonomy: Path | None):
