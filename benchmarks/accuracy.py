@@ -9,6 +9,7 @@ stance folder are read from ../shared at run time, never copied, and skipped whe
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -184,7 +185,7 @@ def semeval_section(log) -> list[str]:
                      f"{r['seconds']:.0f} s |")
         log(f"SemEval {r['name']}: pooled {100 * r['pooled']:.1f}, macro {100 * r['macro']:.1f}")
     for name, figure in PUBLISHED:
-        lines.append(f"| {name} (published) | {figure} | | " + " | " * len(targets) + " |")
+        lines.append("| " + " | ".join([f"{name} (published)", figure, *[""] * (len(targets) + 2)]) + " |")
     return [f"Test set: {results[0]['n']} tweets; trained on train, val as dev; each tweet's target is given "
             "(stance read at that issue). F_avg = mean of F1(favor) and F1(against), in percent.", "", *lines,
             "", PUBLISHED_NOTE]
@@ -223,7 +224,7 @@ def main() -> None:
     parser.add_argument("--skip-semeval", action="store_true", help="leave out SemEval-2016 stance")
     parser.add_argument("--retrain", action="store_true", help="also retrain Redline's committed models, to time them")
     args = parser.parse_args()
-    started = time.perf_counter()
+    started, load = time.perf_counter(), os.getloadavg()[0]
 
     def log(line: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {line}", flush=True)
@@ -234,7 +235,8 @@ def main() -> None:
                   *semeval_section(log)]
     flags = " ".join(f for f, on in (("--skip-setfit", args.skip_setfit), ("--skip-semeval", args.skip_semeval),
                                      ("--retrain", args.retrain)) if on)
-    lines += ["", f"Whole run: {(time.perf_counter() - started) / 60:.1f} min. Command: "
+    lines += ["", f"Whole run: {(time.perf_counter() - started) / 60:.1f} min (load average {load:.1f} at the start: "
+              "other jobs on the machine slow every timing). Command: "
               f"`.venv/bin/python benchmarks/accuracy.py --write{' ' + flags if flags else ''}`."]
     print("\n".join(lines))
     if args.write:
