@@ -270,8 +270,17 @@ def _base_holder(sentence: Sentence, ctx: _Context) -> Holder:
         return ctx.default
     if sentence.turn not in ctx.turn_holders:
         label = ctx.document.turns[sentence.turn].label
-        ctx.turn_holders[sentence.turn] = ctx.resolver.speaker_label(label, ctx.document.date)
+        holder = ctx.resolver.speaker_label(label, ctx.document.date)
+        if holder.kind != "interviewer" and _only_asks(ctx.document, label):  # an outlet's label ("VOA")
+            holder = Holder(holder.actor, holder.group, "interviewer", "turn", f"{INTERVIEWER_CUE}{label}")
+        ctx.turn_holders[sentence.turn] = holder
     return ctx.turn_holders[sentence.turn]
+
+
+def _only_asks(document: Document, label: str) -> bool:
+    """Whether every turn of this speaker ends with a question (an interviewer, whatever the label)."""
+    texts = [document.text[t.start:t.end].rstrip() for t in document.turns if t.label == label]
+    return len(texts) >= 2 and all(text.endswith("?") for text in texts)
 
 
 def _frame_holder(span, state: _QuoteState, ctx: _Context, any_depth: bool = False) -> Holder | None:

@@ -116,3 +116,11 @@ def test_offsets_always_slice_the_document(nlp, resolver):
     by_id = {d.id: d for d in documents}
     for statement in statements_for(documents, resolver, nlp):
         assert by_id[statement.doc_id].text[statement.start:statement.end] == statement.text
+
+
+def test_a_speaker_who_only_asks_questions_is_an_interviewer(attribute_text):
+    statements = attribute_text("NEWSDESK: Will Kyiv accept a freeze of the front line?\n"
+                                "Kirby: We will not decide that for Ukraine.\n"
+                                "NEWSDESK: And sanctions, will they stay?\n", date="2023-03-19")
+    asker = [s for s in statements if s.actor == "Newsdesk"]
+    assert len(asker) == 2 and all(s.cue.startswith("interviewer:") for s in asker)
