@@ -314,6 +314,28 @@ def report(inputs: Inputs, results: dict[str, dict], peers: list, model_path: Pa
             "`docs/error-analysis.md` (`benchmarks/error_analysis.py`)."]
 
 
+def low_confidence_table(model, rows: Sequence[dict]) -> list[str]:
+    """How the `low_confidence` flag (threshold chosen on the corpus dev split) splits real-dev predictions."""
+    scores = model.score([r["text"] for r in rows], [r.get("actor_group") for r in rows])
+    chosen = model.decide(scores)
+    graded = {True: [], False: []}
+    for i, row in enumerate(rows):
+        for j in np.flatnonzero(chosen[i]):
+            issue, stance = scores.issues[j], ("favor", "against", "neutral")[int(scores.stance_probs[i, j].argmax())]
+            flagged = float(scores.issue_probs[i, j] * scores.stance_probs[i, j].max()) < model.low_confidence
+            graded[flagged].append((issue in row["issues"], issue in row["issues"] and row["stance"][issue] == stance))
+    lines = [f"Threshold {model.low_confidence:.2f} (issue probability × stance probability), chosen on the corpus "
+             "dev split.", "", "| predictions | n | issue right | issue and stance right |", "|---|---|---|---|"]
+    for flagged, name in ((False, "kept"), (True, "flagged low_confidence")):
+        items = graded[flagged]
+        lines.append(f"| {name} | {len(items)} | {_share(items, 0)} | {_share(items, 1)} |")
+    return lines
+
+
+def _share(items: list[tuple[bool, bool]], k: int) -> str:
+    return f"{sum(x[k] for x in items) / len(items):.1%}" if items else "–"
+
+
 def run(model_path: Path, log) -> list[str] | None:
     inputs = read_inputs(model_path, log)
     if inputs is None:
@@ -322,7 +344,8 @@ def run(model_path: Path, log) -> list[str] | None:
     x = embed_inputs(inputs, embedder, log)
     results = model_results(inputs, x, embedder.for_model, log)
     peers = peer_results(inputs, x, embedder, log)
-    return report(inputs, results, peers, model_path)
+    return [*report(inputs, results, peers, model_path), "", "### Low-confidence flag on real-dev", "",
+            *low_confidence_table(inputs.model, inputs.real)]
 
 
 def main() -> None:
