@@ -116,14 +116,9 @@ def _classify_pending(store: Store, classifier, run_id: str, batch_size: int) ->
         if not pending:
             return added
         before = store.counts()["predictions"]
-        store.db.execute("BEGIN TRANSACTION")
-        try:
+        with store.transaction():
             store.add_predictions(run_id, classify(classifier, pending), classifier.model_id,
                                   [s.id for s in pending])
-            store.db.execute("COMMIT")
-        except BaseException:
-            store.db.execute("ROLLBACK")
-            raise
         added += store.counts()["predictions"] - before
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -100,6 +101,17 @@ class Store:
 
     # --- writes ---------------------------------------------------------------------------------
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside happen, or none does."""
+        self.db.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
     def known_documents(self, ids: Iterable[str]) -> set[str]:
         ids = list(ids)
         if not ids:
@@ -111,15 +123,10 @@ class Store:
                     predictions: Sequence[Prediction] = (), model_id: str | None = None) -> dict[str, int]:
         """Documents with their statements and predictions, all or nothing; returns the rows added."""
         before = self.counts()
-        self.db.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             self._insert_statements(statements, run_id)
             self.add_predictions(run_id, predictions, model_id, [s.id for s in statements])
             self._insert_documents(documents, run_id)  # last: a document present means its batch is complete
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         after = self.counts()
         return {k: after[k] - before[k] for k in after}
 
@@ -154,16 +161,11 @@ class Store:
         rows = [(model_id, period_kind, p.level, p.actor, p.actor_group, p.issue, p.period, p.period_start, p.n,
                  p.maximalism, p.maximalism_low, p.maximalism_high, p.favor, p.against, p.neutral,
                  list(p.statement_ids)) for p in positions]
-        self.db.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             self.db.execute("DELETE FROM positions WHERE model_id = ? AND period_kind = ?", [model_id, period_kind])
             if rows:
                 self.db.executemany(f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) VALUES "
                                     f"({', '.join('?' * len(_POSITION_COLUMNS))})", rows)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return len(rows)
 
     def quarantine(self, run_id: str, problems: Iterable[Problem]) -> int:

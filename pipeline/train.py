@@ -138,6 +138,12 @@ def _losses(heads: Heads, model: RedlineModel, feats: dict, batch: Batch, rows: 
     return loss
 
 
+def _issue_pos_weight(batch: Batch) -> torch.Tensor:
+    """Weight of an issue's positives in the BCE: the negative/positive ratio, capped at 10, square-rooted."""
+    positives = batch.issue_targets.sum(0)
+    return ((len(batch.rows) - positives) / positives.clamp(min=1)).clamp(max=10).sqrt()
+
+
 def _select(feats: dict, rows: torch.Tensor) -> dict:
     return {k: v[rows] for k, v in feats.items()}
 
@@ -196,8 +202,7 @@ def _without(row: dict, excluded: Sequence[str]) -> dict:
 def _train_heads(model: RedlineModel, batches: dict[str, Batch], config: TrainingConfig, log) -> None:
     heads, train_batch = model.heads, batches["train"]
     optimizer = torch.optim.AdamW(heads.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    positives = train_batch.issue_targets.sum(0)
-    pos_weight = ((len(train_batch.rows) - positives) / positives.clamp(min=1)).clamp(max=10).sqrt()
+    pos_weight = _issue_pos_weight(train_batch)
     generator = torch.Generator().manual_seed(config.seed)
     best, best_state, waited = -1e9, None, 0
     for epoch in range(config.epochs):
@@ -229,8 +234,7 @@ def _finetune(model: RedlineModel, batches: dict[str, Batch], config: TrainingCo
     optimizer = torch.optim.AdamW([{"params": trainable, "lr": config.encoder_learning_rate},
                                    {"params": heads.parameters(), "lr": config.learning_rate / 4}],
                                   weight_decay=config.weight_decay)
-    positives = train_batch.issue_targets.sum(0)
-    pos_weight = ((len(train_batch.rows) - positives) / positives.clamp(min=1)).clamp(max=10).sqrt()
+    pos_weight = _issue_pos_weight(train_batch)
     generator = torch.Generator().manual_seed(config.seed + 1)
     static = {k: v for k, v in train_batch.features.items() if k != "h"}
     best, best_state = _finetune_score(model, batches["dev"]), _trainable_state(model)
