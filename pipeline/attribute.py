@@ -155,7 +155,7 @@ class _Context:
     speaker_voice: bool  # a speech, interview or transcript: "we" is the speaker, frames must be explicit
     last_person: Holder | None = None
     last_group: Holder | None = None
-    last_quote: Holder | None = None
+    last_speaker: Holder | None = None  # the last holder quoted or reported saying something
     recent_people: list[Holder] = field(default_factory=list)
     turn_holders: dict[int, Holder] = field(default_factory=dict)
 
@@ -381,10 +381,25 @@ def _depth(token) -> int:
     """Steps from the token to the root, or 99 when the path leaves the main line (see FRAME_PATH)."""
     depth = 0
     while token.head.i != token.i:
-        if token.dep_ not in FRAME_PATH:
+        if _parenthetical(token):  # speaks for the clause of the noun it hangs on
+            token = token.head
+            if token.head.i == token.i:
+                break
+        elif token.dep_ not in FRAME_PATH:
             return 99
         token, depth = token.head, depth + 1
     return depth
+
+
+def _parenthetical(token) -> bool:
+    """ "The offer, Kyiv made clear, will not be considered": a frame set off by commas that the parser
+    hangs on a noun as a relative clause, though no relative word opens it."""
+    if token.dep_ != "relcl" or not _is_frame(token):
+        return False
+    words = [t.i for t in token.subtree if not t.is_punct]
+    doc, left, right = token.doc, words[0], words[-1]
+    commas = left > 0 and doc[left - 1].text == "," and right + 1 < len(doc) and doc[right + 1].text == ","
+    return commas and not any(t.tag_ in ("WDT", "WP", "WP$", "WRB") or t.lower_ == "that" for t in token.subtree)
 
 
 def _resolve_subject(subject, ctx: _Context, frame=None) -> Holder | None:
@@ -464,8 +479,8 @@ def _quote_block_holder(sentences: list[Sentence], i: int, quotes: list[_QuoteSt
             holder = _named_source(sentences[j].span, ctx)
         if holder is not None:
             return Holder(holder.actor, holder.group, holder.kind, "quote", f"quote-block:{holder.cue}")
-    if ctx.last_quote is not None and sentences[i].turn is None:
-        h = ctx.last_quote
+    if ctx.last_speaker is not None and sentences[i].turn is None:
+        h = ctx.last_speaker  # a frameless quote paragraph belongs to whoever was last reported speaking
         return Holder(h.actor, h.group, h.kind, "quote", f"quote-continues:{h.actor}")
     return None
 
@@ -582,8 +597,17 @@ def _remember(holder: Holder, ctx: _Context) -> None:
         ctx.last_person = holder
     elif holder.kind in ("state", "organisation", "group"):
         ctx.last_group = holder
-    if holder.attribution == "quote":
-        ctx.last_quote = holder
+    if holder.attribution == "quote" or _speech_cue(holder.cue):
+        ctx.last_speaker = holder
+
+
+def _speech_cue(cue: str) -> bool:
+    """ "say:Peskov", "pronoun:he→Peskov (tell)", "according to:...": the holder was reported speaking or
+    taking a position through a frame verb (not a quote block, a summary or the document's voice)."""
+    verb = cue.split(":", 1)[0]
+    if verb == "pronoun":
+        verb = cue.rsplit("(", 1)[-1].rstrip(")")
+    return verb in FRAME_VERBS or verb == "according to"
 
 
 def _remember_people(span, ctx: _Context) -> None:

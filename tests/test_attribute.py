@@ -124,3 +124,24 @@ def test_a_speaker_who_only_asks_questions_is_an_interviewer(attribute_text):
                                 "NEWSDESK: And sanctions, will they stay?\n", date="2023-03-19")
     asker = [s for s in statements if s.actor == "Newsdesk"]
     assert len(asker) == 2 and all(s.cue.startswith("interviewer:") for s in asker)
+
+
+def test_a_frameless_quote_paragraph_belongs_to_the_last_speaker_reported(attribute_text):
+    # Zelensky is quoted first; the next paragraph reports Lavrov; the bare quote after it is Lavrov's
+    statements = attribute_text(
+        "“We need more air defence before winter,” Zelensky told the summit.\n\n"
+        "But Lavrov dismissed the appeal and said Kyiv had to face the facts on the ground.\n\n"
+        "“The regions have made their choice. Nobody will hand them back.”",
+        date="2023-02-01", source_type="news_report")
+    assert _holder_of(statements, "made their choice").actor == "Sergei Lavrov"
+    assert _holder_of(statements, "Nobody will hand them back").actor == "Sergei Lavrov"
+    assert _holder_of(statements, "air defence").actor == "Volodymyr Zelensky"
+
+
+def test_a_frame_set_off_by_commas_names_the_holder(attribute_text):
+    (statement,) = attribute_text("That offer, Kyiv made clear, is not on the table.", date="2024-07-05",
+                                  source_type="news_report")
+    assert (statement.actor, statement.actor_group) == ("Ukraine", "Ukraine")
+    (statement,) = attribute_text("That offer, which Kyiv made public, is not on the table.", date="2024-07-05",
+                                  source_type="news_report")
+    assert statement.actor == "author"
