@@ -8,7 +8,6 @@ functions of pipeline/evaluate.py, as `evaluate_model` does for Redline's own mo
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,100 +54,44 @@ def expected_level(probs: np.ndarray) -> list[float]:
 # --- TF-IDF + logistic regression ---------------------------------------------------------------
 
 
-def _scoped_words(doc: str) -> list[str]:
-    """Words of "issue<TAB>text" prefixed with the issue, so that one model learns per-issue word weights."""
-    issue, text = doc.split("\t", 1)
-    return [f"{issue}:{w}" for w in re.findall(r"\w+", text.lower())]
-
-
-def _pair_keys(row: dict, issue: str) -> dict[str, float]:
-    group = row.get("actor_group") or "other"
-    return {f"issue={issue}": 1.0, f"group={group}": 1.0, f"issue_group={issue}|{group}": 1.0}
-
-
 class TfidfLogisticPeer:
-    """TF-IDF word n-grams + logistic regression: issues one-vs-rest; stance and maximalism per pair."""
+    """TF-IDF word n-grams + logistic regression, alone: issues one-vs-rest at 0.5; stance and maximalism per
+    (statement, issue) pair. These are the word models a Redline model blends with its heads
+    (pipeline/lexical.py), scored here without the heads, as a user wiring scikit-learn by hand would get them."""
 
     name = "TF-IDF + logistic regression"
-    grid = (0.5, 2.0, 8.0)  # C values; the best on dev is kept
 
     def __init__(self, taxonomy: Taxonomy):
         self.taxonomy, self.labels = taxonomy, list(taxonomy.ids)
 
     def fit(self, train: Sequence[dict], dev: Sequence[dict]) -> TfidfLogisticPeer:
-        self.fit_stance(train, dev)
-        candidates = [self._issue_model(train, c) for c in self.grid]
-        self.issue_model_ = max(candidates, key=lambda m: issue_metrics(
-            [r["issues"] for r in dev], self._issues(dev, m), self.labels)["macro_f1"])
-        pairs, dev_pairs = gold_pairs(train), gold_pairs(dev)
-        gold_levels = [float(r["maximalism"][i]) for r, i in dev_pairs]
-        self.maximalism_model_ = self._best_pair(
-            pairs, [int(r["maximalism"][i]) for r, i in pairs], dev_pairs,
-            lambda m, x: -maximalism_metrics(gold_levels, expected_level(_full_probs(m, x, MAXIMALISM_LEVELS)))["mae"])
+        from pipeline.lexical import Lexical
+
+        self.model_ = Lexical.fit(self.labels, train, dev)
         return self
 
-    def fit_stance(self, train: Sequence[dict], dev: Sequence[dict]) -> TfidfLogisticPeer:
-        """Only the features and the stance model (all a SemEval-style benchmark needs)."""
-        from sklearn.feature_extraction import DictVectorizer
-        from sklearn.feature_extraction.text import TfidfVectorizer
+    fit_stance = fit  # a SemEval-style benchmark reads only the stance
 
-        pairs, dev_pairs = gold_pairs(train), gold_pairs(dev)
-        self.words_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit([r["text"] for r in train])
-        self.scoped_ = TfidfVectorizer(analyzer=_scoped_words, min_df=2, sublinear_tf=True).fit(
-            [f"{i}\t{r['text']}" for r, i in pairs])
-        self.keys_ = DictVectorizer().fit([_pair_keys(r, i) for r, i in pairs])
-        gold_stance = [r["stance"][i] for r, i in dev_pairs]
-        self.stance_model_ = self._best_pair(pairs, [r["stance"][i] for r, i in pairs], dev_pairs,
-                                             lambda m, x: stance_metrics(gold_stance, list(m.predict(x)))["macro_f1"])
-        return self
-
-    def _issue_model(self, train: Sequence[dict], c: float):
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.multiclass import OneVsRestClassifier
-
-        y = np.array([[issue in r["issues"] for issue in self.labels] for r in train], dtype=int)
-        model = OneVsRestClassifier(LogisticRegression(C=c, class_weight="balanced", max_iter=2000))
-        return model.fit(self.words_.transform([r["text"] for r in train]), y)
-
-    def _best_pair(self, pairs, y, dev_pairs, objective):
-        """A logistic regression over pair features per C in the grid; the one `objective(model, dev_x)` likes."""
-        from sklearn.linear_model import LogisticRegression
-
-        x, dev_x = self._pair_features(pairs), self._pair_features(dev_pairs)
-        candidates = [LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit(x, y) for c in self.grid]
-        return max(candidates, key=lambda m: objective(m, dev_x))
-
-    def _pair_features(self, pairs):
-        from scipy.sparse import hstack
-
-        return hstack([self.words_.transform([r["text"] for r, _ in pairs]),
-                       self.scoped_.transform([f"{i}\t{r['text']}" for r, i in pairs]),
-                       self.keys_.transform([_pair_keys(r, i) for r, i in pairs])]).tocsr()
-
-    def _issues(self, rows: Sequence[dict], model=None) -> list[set[str]]:
-        probs = (model or self.issue_model_).predict_proba(self.words_.transform([r["text"] for r in rows]))
+    def _issues(self, rows: Sequence[dict]) -> list[set[str]]:
+        probs = self.model_.issue_probs([r["text"] for r in rows])
         return [{self.labels[j] for j in np.flatnonzero(p >= 0.5)} for p in probs]
 
+    def _pairs(self, rows: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
+        """Stance and maximalism distributions at each row's gold issues, in gold_pairs order."""
+        stance, maximalism = self.model_.pair_probs([r["text"] for r in rows], [r.get("actor_group") for r in rows])
+        at = [(n, self.labels.index(issue)) for n, row in enumerate(rows) for issue in row["issues"]]
+        rows_at, issues_at = (np.array([a[k] for a in at], dtype=int) for k in (0, 1))
+        return stance[rows_at, issues_at], maximalism[rows_at, issues_at]
+
     def predict(self, rows: Sequence[dict]) -> Predicted:
-        pairs = gold_pairs(rows)
-        if not pairs:
+        if not gold_pairs(rows):
             return Predicted(self._issues(rows), [], [])
-        x = self._pair_features(pairs)
-        return Predicted(self._issues(rows), [str(s) for s in self.stance_model_.predict(x)],
-                         expected_level(_full_probs(self.maximalism_model_, x, MAXIMALISM_LEVELS)))
+        stance, maximalism = self._pairs(rows)
+        return Predicted(self._issues(rows), [STANCES[k] for k in stance.argmax(1)], expected_level(maximalism))
 
     def predict_stance(self, rows: Sequence[dict]) -> list[str]:
         """Stance per (row, gold issue) pair only."""
-        return [str(s) for s in self.stance_model_.predict(self._pair_features(gold_pairs(rows)))]
-
-
-def _full_probs(model, x, classes: Sequence) -> np.ndarray:
-    """predict_proba with a column for every class, zeros for classes absent from training."""
-    given = model.predict_proba(x)
-    probs = np.zeros((x.shape[0], len(classes)))
-    for j, cls in enumerate(model.classes_):
-        probs[:, list(classes).index(cls)] = given[:, j]
-    return probs
+        return [STANCES[k] for k in self._pairs(rows)[0].argmax(1)]
 
 
 # --- spaCy textcat ------------------------------------------------------------------------------

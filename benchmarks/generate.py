@@ -1,7 +1,7 @@
 """Synthetic multi-year news reports in which chosen actors hold positions that shift or stay flat.
 
-Run: .venv/bin/python benchmarks/generate.py OUT_DIR [--seed 0] [--documents 120] [--check]
-(--check tags every generated statement with the default model and prints how often it got the issue,
+Run: .venv/bin/python benchmarks/generate.py OUT_DIR [--spec default|space] [--seed 0] [--documents N] [--check]
+(`--spec space` writes sides that converge on some issues and not on others, for `redline space`; --check tags every generated statement with the default model and prints how often it got the issue,
 stance and maximalism level the template was written for.) Templates are in `timeline_templates.py`.
 """
 
@@ -61,6 +61,23 @@ DEFAULT_SPEC = Spec(series=(
     Series(("Volodymyr Zelensky", "Andrii Sybiha"), "territory", "against", (("2022-01-01", 3), ("2025-04-01", 2))),
     Series(("Dmitry Peskov",), "sanctions", "against", (("2022-01-01", 2), ("2024-07-01", 3))),
 ))
+
+# Russia and Ukraine both soften on territory and military limits, so the gap between them closes there; on NATO
+# membership neither moves and on sanctions Russia hardens, so the gap there does not close.
+CONVERGING_ISSUES = ("territory", "military_limits")
+SPACE_SPEC = Spec(documents=48, series=(
+    Series(("Vladimir Putin", "Dmitry Peskov"), "territory", "favor", (("2022-01-01", 3), ("2025-01-01", 1))),
+    Series(("Volodymyr Zelensky", "Andrii Sybiha"), "territory", "against",
+           (("2022-01-01", 3), ("2024-07-01", 2), ("2025-04-01", 1))),
+    Series(("Sergei Lavrov", "Vladimir Putin"), "military_limits", "favor", (("2022-01-01", 3), ("2024-07-01", 1))),
+    Series(("Volodymyr Zelensky", "Andrii Sybiha"), "military_limits", "against",
+           (("2022-01-01", 3), ("2025-01-01", 1))),
+    Series(("Sergei Lavrov", "Dmitry Peskov"), "nato_membership", "against", (("2022-01-01", 3),)),
+    Series(("Volodymyr Zelensky",), "nato_membership", "favor", (("2022-01-01", 2),)),
+    Series(("Dmitry Peskov",), "sanctions", "against", (("2022-01-01", 2), ("2025-01-01", 3))),
+    Series(("Volodymyr Zelensky", "Andrii Sybiha"), "sanctions", "favor", (("2022-01-01", 2),)),
+))
+SPECS = {"default": DEFAULT_SPEC, "space": SPACE_SPEC}
 
 
 def generate_documents(out_dir: str | Path, seed: int = 0, spec: Spec = DEFAULT_SPEC) -> list[Path]:
@@ -141,10 +158,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--documents", type=int, default=DEFAULT_SPEC.documents)
+    parser.add_argument("--spec", choices=sorted(SPECS), default="default",
+                        help="default: shifts of single actors; space: sides that converge on some issues only.")
+    parser.add_argument("--documents", type=int, help="How many (default: the spec's).")
     parser.add_argument("--check", action="store_true", help="Tag the templates with the default model.")
     args = parser.parse_args()
-    spec = Spec(DEFAULT_SPEC.series, args.documents, DEFAULT_SPEC.start, DEFAULT_SPEC.end)
+    chosen = SPECS[args.spec]
+    spec = Spec(chosen.series, args.documents or chosen.documents, chosen.start, chosen.end)
     paths = generate_documents(args.out_dir, args.seed, spec)
     print(f"{len(paths)} documents → {args.out_dir}")
     if args.check:

@@ -101,6 +101,34 @@ CLAUSES: dict[str, dict[str, dict[int, tuple[str, ...]]]] = {
     },
 }
 
+CLAUSES["military_limits"] = {
+    "favor": {
+        3: ("the full demilitarization of Ukraine is a non-negotiable condition for {side}",
+            "{side} will never accept a Ukrainian army armed with Western long-range missiles",
+            "the demilitarization of Ukraine is not subject to discussion under any circumstances"),
+        2: ("Ukraine must reduce the size of its army",
+            "{side} demands strict limits on the weapons Ukraine may keep",
+            "Western arms deliveries to Kyiv have to stop"),
+        1: ("{side} could discuss the size of Ukraine's armed forces at the negotiating table",
+            "limits on Ukraine's army could perhaps be discussed at the negotiating table",
+            "{side} might consider a larger Ukrainian army than it first demanded"),
+        0: ("{side} does not object to Ukraine keeping a defensively armed military force",
+            "{side} would accept a Ukrainian army of its current size as a compromise"),
+    },
+    "against": {
+        3: ("{side} will never accept any limits on its armed forces",
+            "capping the Ukrainian army is absolutely unacceptable and not negotiable for {side}"),
+        2: ("{side} rejects any cap on the size of its army",
+            "Western partners must keep supplying Ukraine with weapons",
+            "{side} opposes any limits on the size of its army"),
+        1: ("{side} could discuss some limits on long-range weapons if security guarantees are in place",
+            "a ceiling on some weapon systems might be possible as part of a settlement",
+            "{side} is open to talks on the size of its peacetime army"),
+        0: ("{side} is prepared to accept a cap on its peacetime army as a compromise",
+            "{side} does not object to limits on long-range missiles in exchange for guarantees"),
+    },
+}
+
 # How a report frames what an actor said; {name} is the actor, {clause} the position.
 FRAMES = (
     "{name} said that {clause}.",

@@ -12,8 +12,9 @@ __all__ = ["load"]
 
 
 def load(path: str | Path | None = None, taxonomy: str | Path | None = None, device: str | None = None):
-    """Load a trained Redline model folder (the default model when `path` is None)."""
+    """Load a trained Redline model: a folder, a folder name under models/, or the default model when `path`
+    is None (models/default, or the model `redline models promote` made the default)."""
     from .classify import RedlineModel
-    from .config import DEFAULT_MODEL
+    from .registry import resolve_model
 
-    return RedlineModel.load(path or DEFAULT_MODEL, taxonomy=taxonomy, device=device)
+    return RedlineModel.load(resolve_model(path), taxonomy=taxonomy, device=device)

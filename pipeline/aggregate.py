@@ -71,12 +71,19 @@ def undated_statements(rows: Iterable[Mapping]) -> list[str]:
     return [row["id"] for row in rows if row.get("issues") and not row.get("date")]
 
 
+# Predictions flagged low_confidence count half by default: on real-dev they are right about half as often as
+# the others (benchmarks/RESULTS.md, "Low-confidence flag"); 0 leaves them out, 1 counts them fully.
+LOW_CONFIDENCE_WEIGHT = 0.5
+
+
 def positions_by_period(rows: Sequence[Mapping], period: str = "quarter", weights: Mapping[str, float] | None = None,
-                        seed: int = 0, n_boot: int = 500, low_confidence_weight: float = 1.0) -> list[Position]:
+                        seed: int = 0, n_boot: int = 500,
+                        low_confidence_weight: float = LOW_CONFIDENCE_WEIGHT) -> list[Position]:
     """Positions per actor and group × issue (and "_overall") × period from `Store.statements()` rows.
 
     `weights` (issue → weight, default 1) weight issues in the overall index; `low_confidence_weight`
-    multiplies the weight of predictions flagged low_confidence (0 leaves them out). Undated rows are skipped.
+    multiplies the weight of predictions flagged low_confidence (0 leaves them out, 1 counts them fully;
+    halved by default). Undated rows are skipped.
     """
     _check_options(period, weights, n_boot, low_confidence_weight)
     model_id = _single_model(rows)

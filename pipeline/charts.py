@@ -171,3 +171,37 @@ def _plot_panel(axis, title: str, members: Sequence[Position], colors: Mapping[s
     axis.set_ylabel("maximalism")
     axis.tick_params(axis="x", labelrotation=45, labelsize=7)
     axis.legend(fontsize=7, loc="best")
+
+
+def plot_space_png(space, path: str | Path) -> Path:
+    """A PNG heatmap of the gap between two sides (`space.BargainingSpace`): issue (and target) × period,
+    with room to bargain marked "◦"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import LinearSegmentedColormap
+
+    keys = list(dict.fromkeys((c.issue, c.target) for c in space.cells))
+    periods = [p for _, p in sorted({(c.period_start, c.period) for c in space.cells})]
+    gaps = np.full((len(keys), len(periods)), np.nan)
+    figure, axis = plt.subplots(figsize=(max(6.0, 0.55 * len(periods) + 3), max(2.5, 0.32 * len(keys) + 1.5)))
+    for cell in space.cells:
+        row, column = keys.index((cell.issue, cell.target)), periods.index(cell.period)
+        gaps[row, column] = cell.gap
+        axis.text(column, row, f"{cell.gap:.1f}{' ◦' if cell.room else ''}", ha="center", va="center", fontsize=7,
+                  color="white" if cell.gap > 1.8 else "#222")
+    scale = LinearSegmentedColormap.from_list("maximalism", [maximalism_color(0), maximalism_color(3)])
+    image = axis.imshow(gaps, cmap=scale, vmin=0, vmax=3, aspect="auto")
+    axis.set_xticks(range(len(periods)), periods, rotation=45, fontsize=7)
+    axis.set_yticks(range(len(keys)), [issue + (f" · {target}" if target else "") for issue, target in keys],
+                    fontsize=7)
+    axis.set_title(f"Gap between {space.a} and {space.b} (0 agree – 3 opposed, both maximal; ◦ room to bargain)",
+                   fontsize=9)
+    figure.colorbar(image, ax=axis, fraction=0.03, pad=0.02)
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -4,7 +4,7 @@ One encoder pass per statement feeds three heads. Stance is conditioned on the i
 group (attribution found it); maximalism on the issue and the wording (cue features), not the holder.
 `RedlineModel.score(...)` only computes; `predictions_for(...)` builds `Prediction` records from scores.
 A model is a folder: `card.json`, `config.yaml`, `taxonomy.yaml`, `heads.safetensors` (+ `adapter.safetensors`
-after fine-tuning). Issues that are only in the taxonomy are detected by similarity to their description
+after fine-tuning, + `lexical.safetensors`/`lexical.json`: word n-gram models blended with the heads, see lexical.py). Issues that are only in the taxonomy are detected by similarity to their description
 and examples, and marked `zero_shot`.
 """
 
@@ -23,6 +23,9 @@ from torch import nn
 from .config import MAXIMALISM_LEVELS, STANCES, Taxonomy, load_taxonomy
 from .encoder import Encoder, load_lora
 from .errors import ModelError
+from .lexical import VOCABULARY as LEXICAL_VOCABULARY
+from .lexical import WEIGHTS as LEXICAL_WEIGHTS
+from .lexical import Lexical
 from .records import Prediction, Statement
 
 CARD = "card.json"
@@ -112,8 +115,10 @@ class Scores:
 class RedlineModel:
     """A trained Redline model: an encoder (frozen, or with adapters) and the three heads."""
 
-    def __init__(self, encoder: Encoder, heads: Heads, card: dict, taxonomy: Taxonomy, path: Path | None = None):
+    def __init__(self, encoder: Encoder, heads: Heads, card: dict, taxonomy: Taxonomy, path: Path | None = None,
+                 lexical: Lexical | None = None):
         self.encoder, self.heads, self.card, self.taxonomy, self.path = encoder, heads, card, taxonomy, path
+        self.lexical = lexical
         self.labels: tuple[str, ...] = tuple(card["labels"]["issues"])
         self.groups: tuple[str, ...] = tuple(card["labels"]["groups"])
         self.thresholds = np.array([card["calibration"]["thresholds"][i] for i in self.labels])
@@ -121,6 +126,7 @@ class RedlineModel:
         self.zero_shot_threshold = float(card["calibration"].get("zero_shot_threshold", 0.5))
         self.low_confidence = float(card["calibration"].get("low_confidence", 0.0))
         self.maximalism_temperature = float(card["calibration"].get("maximalism_temperature", 1.0))
+        self.issue_scaling = tuple(card["calibration"].get("issue_scaling") or (1.0, 0.0))
         self.extra = tuple(i for i in taxonomy.ids if i not in self.labels)
         self._issue_vectors: torch.Tensor | None = None
 
@@ -170,7 +176,11 @@ class RedlineModel:
         except (SafetensorError, RuntimeError) as e:
             raise ModelError(f"{path / HEADS}: corrupt or mismatched head weights: {e}") from e
         heads.to(encoder.device_).eval()
-        return cls(encoder, heads, card, taxonomy, path)
+        lexical = Lexical.load(path)
+        if lexical is not None and lexical.labels != tuple(card["labels"]["issues"]):
+            raise ModelError(f"{path}: the lexical model's issues {list(lexical.labels)} differ from the card's "
+                             f"{card['labels']['issues']}; the folder was edited or mixed")
+        return cls(encoder, heads, card, taxonomy, path, lexical)
 
     def save(self, path: str | Path, config_yaml: str = "") -> None:
         from safetensors.torch import save_file
@@ -180,6 +190,11 @@ class RedlineModel:
         save_file({k: v.detach().cpu().contiguous() for k, v in self.heads.state_dict().items()}, str(path / HEADS))
         if self.encoder.lora_rank:
             save_file({k: v.contiguous() for k, v in self.encoder.lora_state().items()}, str(path / ADAPTER))
+        if self.lexical is not None:
+            self.lexical.save(path)
+        else:  # a heads-only model saved over a folder must not pick up the old folder's word models
+            for name in (LEXICAL_WEIGHTS, LEXICAL_VOCABULARY):
+                (path / name).unlink(missing_ok=True)
         (path / TAXONOMY).write_text(_taxonomy_yaml(self.taxonomy, self.labels), encoding="utf-8")
         (path / CONFIG).write_text(config_yaml, encoding="utf-8")
         (path / CARD).write_text(json.dumps(self.card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -224,6 +239,11 @@ class RedlineModel:
         logits = self.heads.issue_logits(feats["h"], feats["keywords"][:, known], feats["similarity"][:, known],
                                          feats["cues"])
         issue_probs = torch.sigmoid(logits / self.temperature).numpy()
+        lexical = self.lexical if self.lexical is not None and any(self.lexical.blend.values()) else None
+        if lexical is not None:
+            issue_probs = platt_scale(mix_probs(issue_probs, lexical.issue_probs(texts), lexical.blend["issues"]),
+                                      self.issue_scaling)
+            lexical_stance, lexical_maximalism = lexical.pair_probs(texts, groups)
         all_issues = (*self.labels, *self.extra)
         if self.extra:  # taxonomy-only issues: similarity to the issue's description and examples
             similarity = feats["similarity"][:, k:].numpy()
@@ -239,6 +259,9 @@ class RedlineModel:
             s, m = self.heads.pair_logits(feats["h"], onehot, groups_onehot, feats["cues"])
             stance[:, j] = torch.softmax(s, -1).numpy()
             maximalism[:, j] = torch.softmax(m / self.maximalism_temperature, -1).numpy()
+            if lexical is not None and j < k:
+                stance[:, j] = mix_probs(stance[:, j], lexical_stance[:, j], lexical.blend["stance"])
+                maximalism[:, j] = mix_probs(maximalism[:, j], lexical_maximalism[:, j], lexical.blend["maximalism"])
         zero_shot = tuple(j >= k for j in range(len(all_issues)))
         return Scores(issue_probs, stance, maximalism, all_issues, zero_shot)
 
@@ -293,6 +316,20 @@ class RedlineModel:
                          "zero_shot": [p.issue for p in preds if p.zero_shot],
                          "targets": list(find_targets(text, self.taxonomy))})
         return rows
+
+
+def mix_probs(heads: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarray:
+    """The blend of the heads' and the word models' probabilities (weight 0: heads only)."""
+    return ((1 - weight) * heads + weight * lexical).astype(np.float32)
+
+
+def platt_scale(probs: np.ndarray, scaling: Sequence[float]) -> np.ndarray:
+    """sigmoid(a · logit(p) + b): the dev-fitted map from blended scores to calibrated probabilities."""
+    a, b = scaling
+    if (a, b) == (1.0, 0.0):
+        return probs
+    logits = np.log(np.clip(probs, 1e-6, 1 - 1e-6) / np.clip(1 - probs, 1e-6, 1))
+    return (1 / (1 + np.exp(-(a * logits + b)))).astype(np.float32)
 
 
 def _require(path: Path) -> None:

@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import DEFAULT_ACTORS, DEFAULT_MODEL, DEFAULT_TAXONOMY, MAXIMALISM_LEVELS, STANCES
-from .errors import RedlineError
+from .config import DEFAULT_ACTORS, DEFAULT_TAXONOMY, MAXIMALISM_LEVELS, STANCES
+from .errors import ConfigError, RedlineError
+from .ingest import MAX_DOCUMENT_MB
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Redline: what political actors say → positions over time.")
@@ -28,6 +29,18 @@ class Format(str, Enum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class EncoderBackend(str, Enum):
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
+    onnx_int8 = "onnx-int8"
 
 
 StoreOption = Annotated[Path, typer.Option("--store", "-s", help="DuckDB store file.")]
@@ -48,20 +61,40 @@ def run_cli(
     actors: Annotated[Path, typer.Option(help="Actor dictionary YAML.")] = DEFAULT_ACTORS,
     batch_size: Annotated[int, typer.Option(min=1, help="Documents per batch (one transaction each).")] = 32,
     text_field: Annotated[Optional[str], typer.Option(help="Text column of JSONL/CSV/datasets input.")] = None,
-    model: Annotated[Optional[Path], typer.Option(help="Model folder (default: models/default).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model folder or name under models/ (default: the "
+                                                      "default model, see `redline models list`).")] = None,
     taxonomy: Annotated[Optional[Path], typer.Option(help="Taxonomy with extra issues to detect zero-shot.")] = None,
     no_classify: Annotated[bool, typer.Option("--no-classify", help="Only find statements and holders.")] = False,
+    max_document_mb: Annotated[float, typer.Option(
+        min=0.001, help="Set aside (quarantine) any document larger than this, unread.")] = MAX_DOCUMENT_MB,
+    engine: Annotated[Engine, typer.Option(help="local: this machine; ray: Ray Data stages (docs/scale-out.md).")]
+    = Engine.local,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (--engine ray; default: start Ray "
+                                                        "here).")] = None,
+    encoder_backend: Annotated[EncoderBackend, typer.Option(
+        help="auto: ONNX Runtime on a CPU, PyTorch on a GPU; onnx-int8 is faster but less accurate.")]
+    = EncoderBackend.auto,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda if present).")] = None,
 ) -> None:
     """Read INPUTS, find their statements and who holds each, tag them, and add them to the store."""
     from .engine import run
 
-    classifier = None if no_classify else _load_model(model, taxonomy)
+    if address and engine is Engine.local:
+        raise ConfigError(f"--address {address} names a Ray cluster, but the engine is local; add --engine ray")
+    classifier = None if no_classify else _load_model(model, taxonomy, device)
+    if engine is Engine.ray:
+        from functools import partial
+
+        from .ray_engine import run_ray
+
+        run = partial(run_ray, address=address)
 
     with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
                   TextColumn("{task.fields[docs]} documents, {task.fields[stmts]} statements"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("reading", total=None, docs=0, stmts=0)
         summary = run([str(i) for i in inputs], store, actors, batch_size=batch_size, text_field=text_field,
+                      max_document_mb=max_document_mb, encoder_backend=encoder_backend.value,
                       classifier=classifier, on_progress=lambda s: progress.update(task, docs=s.documents_read, stmts=s.statements_added))
     for problem in summary.problems:
         where = f"{problem.path}:{problem.line}" if problem.line else problem.path
@@ -70,7 +103,7 @@ def run_cli(
     console.print(f"[bold]{summary.documents_added}[/bold] documents added ({summary.documents_skipped} already in "
                   f"the store), [bold]{summary.statements_added}[/bold] statements, "
                   f"{summary.predictions_added} predictions, "
-                  f"{len(summary.quarantined)} quarantined → {store}", highlight=False, soft_wrap=True)
+                  f"{summary.quarantined_count} quarantined → {store}", highlight=False, soft_wrap=True)
 
 
 @app.command("statements")
@@ -106,10 +139,11 @@ def _positions_cell(row: dict) -> str:
     return "\n".join(f"{issue}: {row['stance'][issue]} {row['maximalism'][issue]:.1f}" for issue in row["issues"])
 
 
-def _load_model(path: Path | None, taxonomy: Path | None):
+def _load_model(name: str | None, taxonomy: Path | None, device: str | None = None):
     from .classify import RedlineModel
+    from .registry import resolve_model
 
-    return RedlineModel.load(path or DEFAULT_MODEL, taxonomy=taxonomy)
+    return RedlineModel.load(resolve_model(name), taxonomy=taxonomy, device=device)
 
 
 def _prediction_fields(row: dict) -> list[str]:
@@ -146,15 +180,30 @@ def runs_cli(store: StoreOption = Path("redline.duckdb")) -> None:
 
 @app.command("train")
 def train_cli(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Training config YAML (configs/train/).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")],
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", "-c", help="Training config YAML (configs/train/); default with --from: that model's.")] = None,
+    start_from: Annotated[Optional[str], typer.Option(
+        "--from", help="Start the heads from this model (folder or name under models/); same issues.")] = None,
+    corpus: Annotated[Optional[list[Path]], typer.Option(
+        help="Corpus file or folder, repeatable; replaces the config's corpus list.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Model name in its card (default: the config's).")] = None,
     mode: Annotated[Optional[str], typer.Option(help="Override the config's mode: heads or finetune.")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda if present).")] = None,
 ) -> None:
     """Train a model from a corpus and write its folder with weights and card.json."""
+    from .classify import CONFIG
+    from .errors import ConfigError
+    from .registry import resolve_model
     from .train import config_yaml, load_training_config, train
 
-    cfg = load_training_config(config, mode=mode, device=device)
+    start = resolve_model(start_from) if start_from else None
+    if config is None and start is None:
+        raise ConfigError("give a training config (--config configs/train/default.yaml) or a model to start "
+                          "from (--from models/default), whose config is used")
+    cfg = load_training_config(config or start / CONFIG, mode=mode, device=device, name=name,
+                               start_from=str(start) if start else None,
+                               corpus=tuple(str(c) for c in corpus) if corpus else None)
     model = train(cfg, log=lambda line: console.print(line, highlight=False))
     model.save(out_dir, config_yaml(cfg))
     for split, m in model.card["metrics"].items():
@@ -167,22 +216,52 @@ def train_cli(
 
 @app.command("evaluate")
 def evaluate_cli(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")] = DEFAULT_MODEL,
-    data: Annotated[list[Path], typer.Option("--data", "-d", help="Annotated JSONL (ANNOTATION.md format).")] = ...,
-    compare: Annotated[Optional[Path], typer.Option(help="A second model to compare with.")] = None,
+    data: Annotated[list[Path], typer.Option("--data", "-d", help="Annotated JSONL (ANNOTATION.md format).")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model folder or name (default: the default model).")] = None,
+    compare: Annotated[Optional[str], typer.Option(help="A second model to compare with (folder or name).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples for --compare.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed for --compare.")] = 0,
 ) -> None:
-    """Score a model on annotated statements: issues, stance, maximalism."""
+    """Score a model on annotated statements: issues, stance, maximalism; with --compare, the differences
+    per label and a bootstrap 90 % interval on the macro-F1 differences."""
     from .classify import RedlineModel
-    from .evaluate import evaluate_model, read_jsonl
+    from .evaluate import compare_models, evaluate_model, read_jsonl
+    from .registry import resolve_model
 
     rows = [row for path in data for row in read_jsonl(path)]
-    results = {str(path): evaluate_model(RedlineModel.load(path), rows) for path in [model, compare] if path}
-    if as_json:
-        single = results[str(model)] if compare is None else results
-        out.print(json.dumps(single, indent=None), soft_wrap=True, highlight=False, markup=False)
+    first = resolve_model(model)
+    if compare is None:
+        result = evaluate_model(RedlineModel.load(first), rows)
+        if as_json:
+            out.print(json.dumps(result), soft_wrap=True, highlight=False, markup=False)
+        else:
+            _print_metrics({str(first): result})
         return
-    _print_metrics(results)
+    second = resolve_model(compare)
+    comparison = compare_models(RedlineModel.load(first), RedlineModel.load(second), rows, resamples, seed)
+    if as_json:
+        results = {str(first): comparison["first"], str(second): comparison["second"],
+                   "difference": comparison["difference"]}
+        out.print(json.dumps(results), soft_wrap=True, highlight=False, markup=False)
+        return
+    _print_metrics({str(first): comparison["first"], str(second): comparison["second"]})
+    _print_difference(comparison, f"{first.name} − {second.name}")
+
+
+def _print_difference(comparison: dict, label: str) -> None:
+    difference = comparison["difference"]
+    level = f"{comparison['level']:.0%}"
+    for metric in ("issues_macro_f1", "stance_macro_f1"):
+        d = difference[metric]
+        out.print(f"{metric.replace('_', ' ')} difference ({label}): {d['observed']:+.3f}, {level} bootstrap "
+                  f"interval [{d['low']:+.3f}, {d['high']:+.3f}] ({comparison['resamples']} resamples, seed "
+                  f"{comparison['seed']})", highlight=False)
+    table = Table("label", f"F1 difference ({label})")
+    for field in ("issues_f1", "stance_f1"):
+        for name, value in difference[field].items():
+            table.add_row(f"{field.split('_')[0]} {name}", f"{value:+.3f}")
+    out.print(table)
 
 
 def _print_metrics(results: dict[str, dict]) -> None:
@@ -284,7 +363,11 @@ def main() -> None:
         raise
 
 
-from . import cli_timelines  # noqa: E402,F401  (registers timeline, shifts, export)
+from . import (  # noqa: E402,F401  (each registers its commands)
+    cli_annotate,  # annotate export/import, models list/promote
+    cli_terms,  # terms, space
+    cli_timelines,  # timeline, shifts, export
+)
 
 if __name__ == "__main__":
     # `python -m pipeline.cli` runs this file as __main__; the package module holds every command

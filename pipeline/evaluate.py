@@ -1,4 +1,4 @@
-"""Evaluate: score Redline's outputs against gold annotations (attribution now; classifiers later)."""
+"""Evaluate: score Redline's outputs against gold annotations (attribution, classifiers), and compare two models."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from .errors import InputError
 from .records import Statement
@@ -151,8 +153,9 @@ def unknown_issue_ids(rows: Sequence[dict], known: Iterable[str]) -> dict[str, i
     return dict(unknown)
 
 
-def evaluate_model(model, rows: Sequence[dict], embeddings=None) -> dict:
-    """Score a model on annotated rows: issues, stance and maximalism (on the gold issues), calibration."""
+def model_readings(model, rows: Sequence[dict], embeddings=None) -> dict:
+    """What a model says about annotated rows: the issue set of each row, and for every gold (row, issue)
+    pair the stance and expected maximalism, with the scores behind them."""
     from .errors import ModelError
 
     unknown = unknown_issue_ids(rows, model.scores_issues())
@@ -163,18 +166,90 @@ def evaluate_model(model, rows: Sequence[dict], embeddings=None) -> dict:
     chosen = model.decide(scores)
     position = {issue: j for j, issue in enumerate(scores.issues)}
     predicted = [{scores.issues[j] for j in range(len(scores.issues)) if chosen[i, j]} for i in range(len(rows))]
-    gold_stance, pred_stance, gold_max, pred_max = [], [], [], []
-    for i, row in enumerate(rows):
-        for issue in row["issues"]:
-            j = position[issue]
-            gold_stance.append(row["stance"][issue])
-            pred_stance.append(("favor", "against", "neutral")[int(scores.stance_probs[i, j].argmax())])
-            gold_max.append(float(row["maximalism"][issue]))
-            pred_max.append(float(scores.maximalism_probs[i, j] @ [0, 1, 2, 3]))
+    pairs = [(i, issue) for i, row in enumerate(rows) for issue in row["issues"]]
+    stances = [("favor", "against", "neutral")[int(scores.stance_probs[i, position[issue]].argmax())]
+               for i, issue in pairs]
+    maximalism = [float(scores.maximalism_probs[i, position[issue]] @ [0, 1, 2, 3]) for i, issue in pairs]
+    return {"scores": scores, "predicted": predicted, "pairs": pairs, "stance": stances, "maximalism": maximalism}
+
+
+def evaluate_model(model, rows: Sequence[dict], embeddings=None) -> dict:
+    """Score a model on annotated rows: issues, stance and maximalism (on the gold issues), calibration."""
+    return _metrics(model_readings(model, rows, embeddings), rows)
+
+
+def _metrics(readings: dict, rows: Sequence[dict]) -> dict:
+    scores, pairs = readings["scores"], readings["pairs"]
+    gold_stance = [rows[i]["stance"][issue] for i, issue in pairs]
+    gold_max = [float(rows[i]["maximalism"][issue]) for i, issue in pairs]
     confidences = [float(scores.issue_probs[i, j]) for i in range(len(rows)) for j in range(len(scores.issues))]
     outcomes = [scores.issues[j] in rows[i]["issues"] for i in range(len(rows)) for j in range(len(scores.issues))]
     return {"n": len(rows),
-            "issues": issue_metrics([r["issues"] for r in rows], predicted, scores.issues),
-            "stance": stance_metrics(gold_stance, pred_stance),
-            "maximalism": maximalism_metrics(gold_max, pred_max),
+            "issues": issue_metrics([r["issues"] for r in rows], readings["predicted"], scores.issues),
+            "stance": stance_metrics(gold_stance, readings["stance"]),
+            "maximalism": maximalism_metrics(gold_max, readings["maximalism"]),
             "calibration": {"issue_ece": expected_calibration_error(confidences, outcomes)}}
+
+
+# --- comparing two models -----------------------------------------------------------------------
+
+
+def compare_models(first, second, rows: Sequence[dict], resamples: int = 2000, seed: int = 0,
+                   level: float = 0.9) -> dict:
+    """Both models' figures on the same rows, per-label differences (first − second), and a seeded paired
+    bootstrap interval (resampling statements) on the differences of issues and stance macro-F1."""
+    readings = [model_readings(m, rows) for m in (first, second)]
+    labels = readings[0]["scores"].issues
+    results = [_metrics(r, rows) for r in readings]
+    gold = np.array([[label in r["issues"] for label in labels] for r in rows])
+    predicted = [np.array([[label in p for label in labels] for p in r["predicted"]]) for r in readings]
+    pair_rows = np.array([i for i, _ in readings[0]["pairs"]], dtype=int)
+    stance_gold = np.array([rows[i]["stance"][issue] for i, issue in readings[0]["pairs"]])
+    stance_pred = [np.array(r["stance"]) for r in readings]
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(rows), np.full(len(rows), 1 / len(rows)), size=resamples).astype(float)
+    issue_diff = _weighted_macro_f1(gold, predicted[0], weights) - _weighted_macro_f1(gold, predicted[1], weights)
+    stance_diff = _stance_macro_f1(stance_gold, stance_pred[0], weights[:, pair_rows]) \
+        - _stance_macro_f1(stance_gold, stance_pred[1], weights[:, pair_rows])
+    tail = (1 - level) / 2 * 100
+    return {"n": len(rows), "first": results[0], "second": results[1], "resamples": resamples, "seed": seed,
+            "level": level,
+            "difference": {
+                "issues_macro_f1": _interval(results[0]["issues"]["macro_f1"] - results[1]["issues"]["macro_f1"],
+                                             issue_diff, tail),
+                "stance_macro_f1": _interval(results[0]["stance"]["macro_f1"] - results[1]["stance"]["macro_f1"],
+                                             stance_diff, tail),
+                "maximalism_mae": round(results[0]["maximalism"]["mae"] - results[1]["maximalism"]["mae"], 4),
+                "issues_f1": {label: round(results[0]["issues"]["per_label"][label]["f1"]
+                                           - results[1]["issues"]["per_label"][label]["f1"], 4) for label in labels},
+                "stance_f1": {label: round(results[0]["stance"]["per_label"][label]
+                                           - results[1]["stance"]["per_label"][label], 4)
+                              for label in ("favor", "against", "neutral")}}}
+
+
+def _interval(observed: float, resampled: np.ndarray, tail: float) -> dict:
+    low, high = np.percentile(resampled, [tail, 100 - tail])
+    return {"observed": round(observed, 4), "low": round(float(low), 4), "high": round(float(high), 4)}
+
+
+def _weighted_macro_f1(gold: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Issues macro-F1 of each resample (rows weighted by how often they were drawn), as issue_metrics
+    computes it: the mean F1 of the labels with gold support in the resample."""
+    tp = weights @ (gold & predicted)
+    fp = weights @ (~gold & predicted)
+    fn = weights @ (gold & ~predicted)
+    return _mean_f1(tp, fp, fn)
+
+
+def _stance_macro_f1(gold: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Stance macro-F1 of each resample over the stance classes with gold support, as stance_metrics."""
+    classes = ("favor", "against", "neutral")
+    g = np.stack([gold == c for c in classes], axis=1)
+    p = np.stack([predicted == c for c in classes], axis=1)
+    return _mean_f1(weights @ (g & p), weights @ (~g & p), weights @ (g & ~p))
+
+
+def _mean_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=tp > 0)
+    supported = (tp + fn) > 0
+    return np.where(supported.any(1), (f1 * supported).sum(1) / np.maximum(supported.sum(1), 1), 0.0)

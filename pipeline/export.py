@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -50,6 +50,7 @@ class Timeline:
     undated: list[str]
     period: str
     model_id: str | None
+    target_rows: list[dict] = field(default_factory=list)  # per-target readings (pipeline/targets.py)
 
 
 Exporter = Callable[[Timeline, Path], list[Path]]
@@ -69,11 +70,25 @@ def load_timeline(store: Store, period: str = "quarter", model_id: str | None = 
 
     `options` go to `positions_by_period` (weights, seed, n_boot, low_confidence_weight).
     """
-    model_id = model_id or store.latest_model()
+    model_id = pick_model(store, model_id)
     rows = store.statements(model_id=model_id)
     stored = [] if options else store.positions(model_id, period)
     positions = stored or positions_by_period(rows, period, **options)
-    return Timeline(rows, positions, undated_statements(rows), period, model_id)
+    return Timeline(rows, positions, undated_statements(rows), period, model_id, store.target_predictions(model_id))
+
+
+def pick_model(store: Store, wanted: str | None = None) -> str | None:
+    """The id of the model whose positions to show: `wanted` as an id or a name (the part before '@', its most
+    recent run), or by default the model of the store's most recent run."""
+    if wanted is None:
+        return store.latest_model()
+    used = [run["model_id"] for run in reversed(store.runs()) if run["model_id"]]  # most recent first
+    for model_id in used:
+        if wanted in (model_id, model_id.split("@", 1)[0]):
+            return model_id
+    known = ", ".join(dict.fromkeys(used)) or "none (no run has classified statements yet)"
+    raise TimelineError(f"no model '{wanted}' in {store.path}; the runs there used: {known}. "
+                        "Pick one of these with --model (`redline runs` lists them)")
 
 
 def export(store: Store, fmt: str, out: str | Path, period: str = "quarter", model_id: str | None = None,
@@ -203,6 +218,6 @@ def write_html(timeline: Timeline, out: Path) -> list[Path]:
 
     path = _file(out, ".html")
     shifts = detect_shifts(timeline.positions)
-    path.write_text(render_report(timeline.positions, shifts, timeline.rows, undated=len(timeline.undated)),
-                    encoding="utf-8")
+    path.write_text(render_report(timeline.positions, shifts, timeline.rows, undated=len(timeline.undated),
+                                  target_rows=timeline.target_rows), encoding="utf-8")
     return [path]

@@ -151,3 +151,26 @@ class Shift:
     from_statement_ids: tuple[str, ...]
     to_statement_ids: tuple[str, ...]
     model_id: str
+
+
+@dataclass(frozen=True)
+class TargetPrediction:
+    """The model's reading of one statement on one issue for one target it names ("Donetsk", "Kherson").
+
+    Where the statement's targets sit in different clauses, `clause` (text[start:end] of the document)
+    was scored alone (`split`); otherwise the statement's own prediction holds for each target.
+    """
+
+    statement_id: str
+    model_id: str
+    issue: str
+    target: str
+    named: str  # the target as the text names it: "Donbas" for the target "Donetsk"
+    stance: str
+    maximalism: float
+    confidence: float
+    stance_confidence: float
+    start: int
+    end: int
+    clause: str  # the text the model scored
+    split: bool

@@ -1,7 +1,9 @@
 """The HTML report: one self-contained file (inline CSS, SVG and a little vanilla JS) that opens offline.
 
-It shows the shifts, a heatmap actor × issue per period (the latest by default), a line chart per actor with
-interval bands, and the statements behind any point on click; filters pick an actor, an issue and a period.
+It shows the shifts, a heatmap actor × issue per period (the latest by default), the terms of the actor picked
+(pipeline/terms.py), a bargaining-space heatmap issue × period for any two sides picked in the page
+(pipeline/space.py), a line chart per actor with interval bands, and the statements behind any point on click;
+filters pick an actor, an issue and a period.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from .aggregate import OVERALL, format_shift
 from .charts import issue_colors, line_chart, maximalism_color
 from .errors import TimelineError
 from .records import Position, Shift
+from .report_terms import space_data, space_section, terms_panels
+from .terms import load_terms_config
 
 MAX_BYTES = 10 * 1024 * 1024
 TEXT_LIMIT = 500  # characters of a statement's text shown as evidence
@@ -23,13 +27,15 @@ ASSETS = Path(__file__).resolve().parent / "report_assets"
 
 
 def render_report(positions: Sequence[Position], shifts: Sequence[Shift], rows: Sequence[Mapping], undated: int = 0,
-                  title: str = "Redline: positions over time", max_evidence: int = 12, max_charts: int = 48) -> str:
-    """The report as one HTML string; `rows` are `Store.statements()` rows (the evidence behind points).
+                  title: str = "Redline: positions over time", max_evidence: int = 12, max_charts: int = 48,
+                  target_rows: Sequence[Mapping] = ()) -> str:
+    """The report as one HTML string; `rows` are `Store.statements()` rows (the evidence behind points),
+    `target_rows` `Store.target_predictions()` (the per-target lines of the terms and the space heatmap).
 
     At most `max_evidence` statements per point are embedded, fewer if the file would pass 10 MB.
     """
     while True:
-        page = _page(positions, shifts, rows, undated, title, max_evidence, max_charts)
+        page = _page(positions, shifts, rows, target_rows, undated, title, max_evidence, max_charts)
         if len(page.encode("utf-8")) < MAX_BYTES:
             return page
         if max_evidence == 0:
@@ -38,16 +44,22 @@ def render_report(positions: Sequence[Position], shifts: Sequence[Shift], rows: 
         max_evidence //= 2
 
 
-def _page(positions: Sequence[Position], shifts: Sequence[Shift], rows: Sequence[Mapping], undated: int,
-          title: str, max_evidence: int, max_charts: int) -> str:
+def _page(positions: Sequence[Position], shifts: Sequence[Shift], rows: Sequence[Mapping],
+          target_rows: Sequence[Mapping], undated: int, title: str, max_evidence: int, max_charts: int) -> str:
     periods = _periods(positions)
     holders = _holders(positions)[:max_charts]
     point_ids = {p: f"p{k}" for k, p in enumerate(positions)}
-    evidence = _point_evidence(point_ids, max_evidence) | _shift_evidence(shifts, max_evidence)
-    data = {"evidence": evidence, "statements": _statements(rows, evidence), "latest": periods[-1] if periods else ""}
+    sides, config = _sides(positions)[:max_charts], load_terms_config()
+    terms, terms_evidence = terms_panels(rows, target_rows, sides, config)
+    space, space_evidence = space_data(rows, target_rows, sides, positions[0].period_kind if positions else "quarter",
+                                       config, max_evidence)
+    evidence = (_point_evidence(point_ids, max_evidence) | _shift_evidence(shifts, max_evidence) | terms_evidence
+                | space_evidence)
+    data = {"evidence": evidence, "statements": _statements(rows, evidence), "latest": periods[-1] if periods else "",
+            "space": space}
     colors = issue_colors([p.issue for p in positions])
     body = [_header(title, positions, periods, undated), _filters(positions, periods),
-            '<main>', _shifts_table(shifts), _heatmaps(positions, periods, point_ids),
+            '<main>', _shifts_table(shifts), _heatmaps(positions, periods, point_ids), terms, space_section(sides),
             _charts(positions, holders, periods, colors, point_ids), "</main>",
             '<aside id="evidence-panel"><h2>Statements</h2><div id="evidence-body"><p class="hint">Click a point, '
             "a heatmap cell or a shift to see the statements behind it.</p></div></aside>"]
@@ -76,6 +88,12 @@ def _holder_key(position: Position | Shift) -> str:
 def _holder_label(key: str) -> str:
     level, actor = key.split(":", 1)
     return actor if level == "actor" else f"{actor} (group)"
+
+
+def _sides(positions: Sequence[Position]) -> list[str]:
+    """Names that can be a side in terms and bargaining space: groups first, then people; most statements first."""
+    keys = sorted(_holders(positions), key=lambda k: not k.startswith("group:"))  # stable: keeps the count order
+    return [name for name in dict.fromkeys(k.split(":", 1)[1] for k in keys) if name != "author"]
 
 
 def _holders(positions: Sequence[Position]) -> list[str]:

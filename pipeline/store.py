@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
+from itertools import islice
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from .errors import StoreError
-from .records import Document, Position, Prediction, Problem, Statement, content_id
+from .records import Document, Position, Prediction, Problem, Statement, TargetPrediction, content_id
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -41,13 +45,22 @@ CREATE TABLE IF NOT EXISTS predictions (
     PRIMARY KEY (statement_id, model_id, issue));
 CREATE TABLE IF NOT EXISTS classified (statement_id VARCHAR, model_id VARCHAR, run_id VARCHAR,
     PRIMARY KEY (statement_id, model_id));
+CREATE TABLE IF NOT EXISTS target_predictions (
+    statement_id VARCHAR, model_id VARCHAR, issue VARCHAR, target VARCHAR, named VARCHAR, stance VARCHAR,
+    maximalism DOUBLE, confidence DOUBLE, stance_confidence DOUBLE, start_char INTEGER, end_char INTEGER,
+    clause VARCHAR, split BOOLEAN, run_id VARCHAR, PRIMARY KEY (statement_id, model_id, issue, target, start_char));
 CREATE TABLE IF NOT EXISTS positions (
     model_id VARCHAR, period_kind VARCHAR, level VARCHAR, actor VARCHAR, actor_group VARCHAR, issue VARCHAR,
     period VARCHAR, period_start DATE, n INTEGER, maximalism DOUBLE, maximalism_low DOUBLE,
     maximalism_high DOUBLE, favor DOUBLE, against DOUBLE, neutral DOUBLE, statement_ids VARCHAR[]);
+CREATE TABLE IF NOT EXISTS embeddings (encoder VARCHAR, text_sha1 VARCHAR, vector FLOAT[],
+    PRIMARY KEY (encoder, text_sha1));
 CREATE TABLE IF NOT EXISTS quarantine (
     id VARCHAR PRIMARY KEY, path VARCHAR, line INTEGER, reason VARCHAR, level VARCHAR, run_id VARCHAR,
     first_seen TIMESTAMP);
+CREATE TABLE IF NOT EXISTS exports (
+    statement_id VARCHAR PRIMARY KEY, text_key VARCHAR, file VARCHAR, format VARCHAR, strategy VARCHAR,
+    model_id VARCHAR, exported TIMESTAMP);
 """
 
 
@@ -62,18 +75,27 @@ class Store:
             self.db = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as e:
             if "lock" in str(e).lower():
-                raise StoreError(f"{self.path} is in use by another Redline process; wait for it to finish "
-                                 "or use another --store") from e
+                pid = re.search(r"\(PID (\d+)\)", str(e))
+                holder = f" (PID {pid[1]})" if pid else ""
+                raise StoreError(f"{self.path} is in use by another Redline process{holder}; wait for it to "
+                                 "finish or use another --store") from e
             raise StoreError(f"{self.path}: cannot open the store: {e}") from e
         except duckdb.Error as e:
             raise StoreError(f"{self.path}: not a Redline store (or corrupt): {e}") from e
         if not read_only:
-            self.db.execute(SCHEMA)
-            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                            [str(SCHEMA_VERSION)])
+            with self.transaction():  # every table or none: a run killed while creating them leaves no half schema
+                self.db.execute(SCHEMA)
+                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                                [str(SCHEMA_VERSION)])
 
     def __enter__(self) -> Store:
         return self
+
+    def cursor(self) -> Store:
+        """The same store through a connection of its own, for another thread (close it when done)."""
+        other = object.__new__(Store)
+        other.path, other.db = self.path, self.db.cursor()
+        return other
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -135,13 +157,13 @@ class Store:
                  d.text, json.dumps([asdict(t) for t in d.turns]), json.dumps(dict(d.meta)), run_id)
                 for d in documents]
         if rows:
-            self.db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows)
+            self._insert_rows("documents", rows)
 
     def _insert_statements(self, statements: Sequence[Statement], run_id: str) -> None:
         rows = [(s.id, s.doc_id, s.index, s.start, s.end, s.text, s.actor, s.actor_group, s.attribution, s.cue,
                  s.date, run_id) for s in statements]
         if rows:
-            self.db.executemany("INSERT INTO statements VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows)
+            self._insert_rows("statements", rows)
 
     def add_predictions(self, run_id: str, predictions: Sequence[Prediction], model_id: str | None,
                         statement_ids: Sequence[str]) -> None:
@@ -149,24 +171,61 @@ class Store:
         rows = [(p.statement_id, p.model_id, p.issue, p.stance, p.maximalism, list(p.maximalism_dist),
                  p.confidence, p.stance_confidence, p.zero_shot, p.low_confidence, list(p.targets), run_id)
                 for p in predictions]
-        if rows:
-            self.db.executemany("INSERT INTO predictions VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                                rows)
-        if model_id is not None and statement_ids:
-            self.db.executemany("INSERT INTO classified VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                                [(sid, model_id, run_id) for sid in statement_ids])
+        self._insert_rows("predictions", rows)
+        if model_id is not None:
+            self._insert_rows("classified", [(sid, model_id, run_id) for sid in statement_ids])
 
-    def replace_positions(self, model_id: str, period_kind: str, positions: Sequence[Position]) -> int:
-        """Replace `model_id`'s positions for `period_kind` with `positions`, in one transaction; returns rows."""
-        rows = [(model_id, period_kind, p.level, p.actor, p.actor_group, p.issue, p.period, p.period_start, p.n,
-                 p.maximalism, p.maximalism_low, p.maximalism_high, p.favor, p.against, p.neutral,
-                 list(p.statement_ids)) for p in positions]
+    def _insert_rows(self, table: str, rows: Sequence[tuple], columns: Sequence[str] | None = None) -> None:
+        """Insert rows (in the order of `columns`, else the table's) in one statement; in a table with a
+        key, rows whose key is present are skipped.
+
+        Rows go through an Arrow table: `executemany` binds one row at a time, about 100× slower."""
+        if rows:
+            self._insert_arrow(table, pa.table({f"c{i}": list(c) for i, c in enumerate(zip(*rows))}), columns)
+
+    def _insert_arrow(self, table: str, incoming: pa.Table, columns: Sequence[str] | None = None) -> None:
+        target = f"{table} ({', '.join(columns)})" if columns else table
+        keep = "" if columns else " ON CONFLICT DO NOTHING"  # the keyed tables are written in column order
+        self.db.register("_incoming", incoming)
+        try:
+            self.db.execute(f"INSERT INTO {target} SELECT * FROM _incoming{keep}")
+        finally:
+            self.db.unregister("_incoming")
+
+    def add_target_predictions(self, run_id: str, predictions: Sequence[TargetPrediction]) -> int:
+        """Per-target readings of statements (pipeline/targets.py), in one transaction; returns rows added."""
+        rows = [(p.statement_id, p.model_id, p.issue, p.target, p.named, p.stance, p.maximalism, p.confidence,
+                 p.stance_confidence, p.start, p.end, p.clause, p.split, run_id) for p in predictions]
+        before = self.db.execute("SELECT count(*) FROM target_predictions").fetchone()[0]
+        with self.transaction():
+            if rows:
+                self.db.executemany("INSERT INTO target_predictions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                                    "ON CONFLICT DO NOTHING", rows)
+        return self.db.execute("SELECT count(*) FROM target_predictions").fetchone()[0] - before
+
+    def add_embeddings(self, encoder_key: str, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep sentence vectors of one encoder by text key (pipeline/embedding_cache.py)."""
+        if len(keys):
+            flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
+            offsets = pa.array(np.arange(0, len(flat) + 1, vectors.shape[1], dtype=np.int32))
+            with self.transaction():
+                self._insert_arrow("embeddings", pa.table({"encoder": [encoder_key] * len(keys),
+                                                           "text_sha1": list(keys),
+                                                           "vector": pa.ListArray.from_arrays(offsets, flat)}))
+
+    def replace_positions(self, model_id: str, period_kind: str, positions: Iterable[Position]) -> int:
+        """Replace `model_id`'s positions for `period_kind` with `positions` (read as they come, so a
+        generator never has to hold them all), in one transaction; returns rows."""
+        written, remaining = 0, iter(positions)
         with self.transaction():
             self.db.execute("DELETE FROM positions WHERE model_id = ? AND period_kind = ?", [model_id, period_kind])
-            if rows:
-                self.db.executemany(f"INSERT INTO positions ({', '.join(_POSITION_COLUMNS)}) VALUES "
-                                    f"({', '.join('?' * len(_POSITION_COLUMNS))})", rows)
-        return len(rows)
+            while chunk := list(islice(remaining, 1000)):
+                rows = [(model_id, period_kind, p.level, p.actor, p.actor_group, p.issue, p.period, p.period_start,
+                         p.n, p.maximalism, p.maximalism_low, p.maximalism_high, p.favor, p.against, p.neutral,
+                         list(p.statement_ids)) for p in chunk]
+                self._insert_rows("positions", rows, _POSITION_COLUMNS)
+                written += len(rows)
+        return written
 
     def quarantine(self, run_id: str, problems: Iterable[Problem]) -> int:
         rows = [(content_id("problem", p.path, p.line, p.reason), p.path, p.line, p.reason, p.level, run_id,
@@ -175,6 +234,21 @@ class Store:
             self.db.executemany("INSERT INTO quarantine VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows)
         return len(rows)
 
+    def record_exports(self, rows: Sequence[tuple[str, str]], file: str, fmt: str, strategy: str,
+                       model_id: str) -> None:
+        """Remember which statements (id, normalised-text key) went out for annotation, so none goes twice."""
+        if not rows:
+            return
+        now = dt.datetime.now()
+        with self.transaction():
+            self.db.executemany("INSERT INTO exports VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                                [(sid, key, file, fmt, strategy, model_id, now) for sid, key in rows])
+
+    def exported(self) -> tuple[set[str], set[str]]:
+        """Ids and normalised-text keys of every statement exported for annotation so far."""
+        rows = self.db.execute("SELECT statement_id, text_key FROM exports").fetchall()
+        return {r[0] for r in rows}, {r[1] for r in rows}
+
     # --- reads ----------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
@@ -182,8 +256,9 @@ class Store:
         return {t: self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
 
     def statements(self, actor: str | None = None, model_id: str | None = None,
-                   limit: int | None = None) -> list[dict]:
-        """Statements in document order, with their document's metadata and one model's predictions."""
+                   limit: int | None = None, dated: tuple[dt.date, dt.date | None] | None = None) -> list[dict]:
+        """Statements in document order, with their document's metadata and one model's predictions;
+        `dated` (first day, day after the last or None) keeps only statements dated in that span."""
         model_id = model_id or self.latest_model()
         sql = """
             SELECT s.id, s.doc_id, s.text, s.start_char AS start, s.end_char AS "end", s.actor, s.actor_group,
@@ -191,8 +266,10 @@ class Store:
                    d.url, s.idx
             FROM statements s JOIN documents d ON d.id = s.doc_id
             WHERE (? IS NULL OR s.actor = ? OR s.actor_group = ?)
+              AND (? IS NULL OR (s.date >= ? AND (CAST(? AS DATE) IS NULL OR s.date < ?)))
             ORDER BY d.source_path, s.idx"""
-        params: list = [actor, actor, actor]
+        start, end = dated or (None, None)
+        params: list = [actor, actor, actor, start, start, end, end]
         if limit:
             sql += f" LIMIT {int(limit)}"
         cursor = self.db.execute(sql, params)
@@ -233,9 +310,69 @@ class Store:
             "WHERE c.statement_id = s.id AND c.model_id = ?) ORDER BY doc_id, idx LIMIT ?", [model_id, limit])
         return [Statement(*row) for row in cursor.fetchall()]
 
+    def untargeted(self, model_id: str) -> tuple[list[Statement], list[Prediction]]:
+        """Statements with targets that `model_id` classified but has no per-target readings of, and their
+        predictions."""
+        cursor = self.db.execute(
+            "SELECT s.id, s.doc_id, s.idx, s.start_char, s.end_char, s.text, s.actor, s.actor_group, s.attribution, "
+            "s.cue, CAST(s.date AS VARCHAR), p.issue, p.stance, p.maximalism, p.maximalism_dist, p.confidence, "
+            "p.stance_confidence, p.zero_shot, p.low_confidence, p.targets FROM predictions p "
+            "JOIN statements s ON s.id = p.statement_id WHERE p.model_id = ? AND len(p.targets) > 0 AND NOT EXISTS "
+            "(SELECT 1 FROM target_predictions t WHERE t.statement_id = p.statement_id AND t.model_id = p.model_id) "
+            "ORDER BY s.doc_id, s.idx, p.issue", [model_id])
+        statements: dict[str, Statement] = {}
+        predictions = []
+        for row in cursor.fetchall():
+            statements.setdefault(row[0], Statement(*row[:11]))
+            issue, stance, maximalism, dist, confidence, stance_confidence, zero_shot, low, targets = row[11:]
+            predictions.append(Prediction(row[0], model_id, issue, stance, maximalism, tuple(dist), confidence,
+                                          stance_confidence, zero_shot, low, tuple(targets)))
+        return list(statements.values()), predictions
+
+    def target_predictions(self, model_id: str | None = None) -> list[dict]:
+        """Per-target readings of one model (the latest by default); none in a store written before they existed."""
+        model_id = model_id or self.latest_model()
+        known = self.db.execute("SELECT count(*) FROM information_schema.tables "
+                                "WHERE table_name = 'target_predictions'").fetchone()[0]
+        if not model_id or not known:
+            return []
+        cursor = self.db.execute(
+            "SELECT statement_id, issue, target, named, stance, maximalism, confidence, stance_confidence, "
+            "start_char AS start, end_char AS \"end\", clause, split FROM target_predictions WHERE model_id = ? "
+            "ORDER BY statement_id, issue, target, start_char", [model_id])
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+    def embeddings(self, encoder_key: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The kept vectors of one encoder for those text `keys` that have one."""
+        found = self.db.sql("SELECT text_sha1, vector FROM embeddings WHERE encoder = $encoder AND text_sha1 IN "
+                            "(SELECT unnest($keys))", params={"encoder": encoder_key, "keys": list(keys)}).to_arrow_table()
+        if not found.num_rows:
+            return {}
+        vectors = found["vector"].combine_chunks().flatten().to_numpy().reshape(found.num_rows, -1)
+        return dict(zip(found["text_sha1"].to_pylist(), vectors))
+
+    def classified_count(self, model_id: str) -> int:
+        """How many statements `model_id` has classified: it changes whenever the model's readings do."""
+        return self.db.execute("SELECT count(*) FROM classified WHERE model_id = ?", [model_id]).fetchone()[0]
+
+    def meta_value(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta_value(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        [key, value])
+
+    def statement_dates(self) -> list[dt.date]:
+        """Every distinct date a statement carries."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT date FROM statements WHERE date IS NOT NULL")
+                .fetchall()]
+
     def latest_model(self) -> str | None:
-        row = self.db.execute("SELECT c.model_id FROM classified c JOIN runs r ON r.id = c.run_id "
-                              "ORDER BY r.started DESC LIMIT 1").fetchone()
+        """The model of the most recent run that used one (and has classified statements here)."""
+        row = self.db.execute("SELECT model_id FROM runs WHERE model_id IN (SELECT model_id FROM classified) "
+                              "ORDER BY started DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
     def positions(self, model_id: str | None = None, period_kind: str = "quarter") -> list[Position]:

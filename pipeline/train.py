@@ -23,12 +23,14 @@ import yaml
 from pydantic import Field, model_validator
 from torch import nn
 
-from .classify import CUES, Heads, RedlineModel
+from .classify import CUES, Heads, RedlineModel, mix_probs, platt_scale
 from .config import ROOT, STANCES, Strict, Taxonomy, load_config, load_taxonomy
 from .corpus import SPLITS, corpus_hash, load_rows
 from .encoder import DEFAULT_ENCODER, Encoder
 from .errors import ConfigError
 from .evaluate import evaluate_model
+from .lexical import Lexical
+from .registry import start_heads
 
 MAXIMALISM_L1 = 1.0
 
@@ -59,10 +61,16 @@ class TrainingConfig(Strict):
     device: str | None = None
     # Inputs of a foreign dataset (e.g. SemEval stance) are mapped in the corpus loader, not here.
     text_prefix_group: bool = False
+    # Word n-gram models blended with the heads (pipeline/lexical.py); the blend weights are chosen on dev.
+    lexical: bool = True
+    # A model folder whose head weights start the training (same issues, encoder and hidden size).
+    start_from: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TrainingConfig:
-        if self.mode == "heads" and self.lora_rank and "lora_rank" in self.model_fields_set:
+        # a saved config.yaml lists every field, the default lora_rank too: only another value is a mistake
+        if self.mode == "heads" and "lora_rank" in self.model_fields_set \
+                and self.lora_rank not in (0, type(self).model_fields["lora_rank"].default):
             raise ValueError(f"lora_rank={self.lora_rank} only applies to mode 'finetune', not 'heads'")
         if self.mode == "finetune" and self.lora_rank == 0:
             raise ValueError("mode 'finetune' needs lora_rank ≥ 1 (adapters are what a fine-tuned model saves)")
@@ -169,11 +177,17 @@ def train(config: TrainingConfig, log: Callable[[str], None] = lambda _: None) -
     if not splits["train"] or not splits["dev"]:
         raise ConfigError(f"the corpus needs train and dev rows; found {({s: len(v) for s, v in splits.items()})}")
     labels = tuple(i for i in taxonomy.ids if i not in config.exclude_issues)
-    groups = tuple(sorted({r.get("actor_group") or "other" for r in splits["train"]} | {"other"}))
+    start = start_heads(config.start_from, labels, config.encoder, config.hidden) if config.start_from else None
+    # starting from a model keeps its holder groups (its stance head's inputs); new groups count as "other"
+    groups = start.groups if start else tuple(sorted({r.get("actor_group") or "other" for r in splits["train"]}
+                                                     | {"other"}))
     encoder = Encoder(config.encoder, config.max_length, device=config.device)
     heads = Heads(encoder.dim, len(labels), len(groups), len(CUES), config.hidden, config.dropout)
+    if start:
+        start.load_into(heads)
     heads.to(encoder.device_)
     card = _card(config, taxonomy, labels, groups, rows, splits, encoder)
+    card["start_from"] = {"path": start.path, "model_id": start.model_id} if start else None
     model = RedlineModel(encoder, heads, card, taxonomy)
     log(f"encoding {len(rows)} statements with {config.encoder}")
     embeddings = {s: encoder.encode([r["text"] for r in splits[s]]) for s in SPLITS}
@@ -182,6 +196,9 @@ def train(config: TrainingConfig, log: Callable[[str], None] = lambda _: None) -
     if config.mode == "finetune":
         _finetune(model, batches, config, log)
         embeddings = {s: encoder.encode([r["text"] for r in splits[s]]) for s in SPLITS}
+    if config.lexical:
+        log("fitting the word n-gram models")
+        model.lexical = Lexical.fit(labels, splits["train"], splits["dev"])
     _calibrate(model, splits["dev"], embeddings["dev"])
     model.card["metrics"] = {s: evaluate_model(model, splits[s], embeddings[s]) if splits[s] else {}
                              for s in ("dev", "test")}
@@ -278,9 +295,13 @@ def _load_trainable(model: RedlineModel, state: dict) -> None:
 
 
 def _calibrate(model: RedlineModel, dev_rows: Sequence[dict], dev_embeddings: torch.Tensor) -> None:
-    """Temperature of the issue head, a threshold per issue (best dev F1), the zero-shot similarity threshold."""
+    """Temperature of the issue head, the blend with the word models, a threshold per issue (best dev F1),
+    the zero-shot similarity threshold, the maximalism temperature and the low-confidence threshold."""
     model.temperature, model.thresholds = 1.0, np.full(len(model.labels), 0.5)
+    model.issue_scaling = (1.0, 0.0)
     model.extra = ()
+    if model.lexical is not None:
+        model.lexical.blend = {"issues": 0.0, "stance": 0.0, "maximalism": 0.0}
     feats = model.features([r["text"] for r in dev_rows], dev_embeddings)
     k = len(model.labels)
     with torch.inference_mode():
@@ -291,20 +312,81 @@ def _calibrate(model: RedlineModel, dev_rows: Sequence[dict], dev_embeddings: to
     model.temperature = float(min(temperatures, key=lambda t: _bce(logits / t, gold)))
     probs = 1 / (1 + np.exp(-logits / model.temperature))
     grid = np.linspace(0.2, 0.8, 25)
-    model.thresholds = np.array([max(grid, key=lambda t: (_f1_at(probs[:, j], gold[:, j], t), -abs(t - 0.5)))
-                                 for j in range(k)])
+
+    def thresholds(p: np.ndarray) -> np.ndarray:
+        return np.array([max(grid, key=lambda t: (_f1_at(p[:, j], gold[:, j], t), -abs(t - 0.5))) for j in range(k)])
+
+    if model.lexical is not None:
+        words = model.lexical.issue_probs([r["text"] for r in dev_rows])
+
+        def macro_f1(weight: float) -> float:
+            p = mix_probs(probs, words, weight)
+            return float(np.mean([_f1_at(p[:, j], gold[:, j], t) for j, t in enumerate(thresholds(p))]))
+
+        model.lexical.blend["issues"] = _best_weight(macro_f1)
+        probs = mix_probs(probs, words, model.lexical.blend["issues"])
+        # the balanced word models overstate positives: Platt scaling makes the blend a probability again
+        model.issue_scaling = _platt(probs, gold)
+        probs = platt_scale(probs, model.issue_scaling)
+    model.thresholds = thresholds(probs)
     similarity = feats["similarity"][:, :k].numpy()
     sims = np.linspace(0.1, 0.7, 61)
     zero_shot = float(max(sims, key=lambda t: np.mean([_f1_at(similarity[:, j], gold[:, j], t) for j in range(k)])))
     model.zero_shot_threshold = zero_shot
     model.maximalism_temperature = _maximalism_temperature(model, dev_rows, dev_embeddings)
+    if model.lexical is not None:
+        _blend_pairs(model, dev_rows, dev_embeddings)
     model.low_confidence = _low_confidence_threshold(model, dev_rows, dev_embeddings)
     model.card["calibration"] = {"temperature": model.temperature, "zero_shot_threshold": zero_shot,
                                  "thresholds": {i: float(t) for i, t in zip(model.labels, model.thresholds)},
                                  "low_confidence": model.low_confidence,
-                                 "maximalism_temperature": model.maximalism_temperature}
+                                 "maximalism_temperature": model.maximalism_temperature,
+                                 "lexical_blend": dict(model.lexical.blend) if model.lexical is not None else None,
+                                 "issue_scaling": list(model.issue_scaling)}
     model.extra = tuple(i for i in model.taxonomy.ids if i not in model.labels)
     model._issue_vectors = None
+
+
+BLEND_GRID = np.linspace(0.0, 1.0, 11)
+
+
+def _platt(probs: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
+    """Slope and offset on the logit that minimise the dev log loss (Platt scaling, one pair for all issues)."""
+    logits = np.log(np.clip(probs, 1e-6, 1 - 1e-6) / np.clip(1 - probs, 1e-6, 1))
+    grid = [(a, b) for a in np.linspace(0.25, 3.0, 45) for b in np.linspace(-3.0, 3.0, 61)]
+    a, b = min(grid, key=lambda ab: _bce(ab[0] * logits + ab[1], gold))
+    return float(a), float(b)
+
+
+def _best_weight(objective: Callable[[float], float]) -> float:
+    """The blend weight the dev objective likes best (the smaller weight on ties: heads first)."""
+    return float(max(BLEND_GRID, key=lambda w: (round(objective(float(w)), 4), -w)))
+
+
+def _blend_pairs(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torch.Tensor) -> None:
+    """Blend weights for stance (dev macro-F1) and maximalism (dev MAE), read at the gold issues."""
+    from .evaluate import maximalism_metrics, stance_metrics
+
+    texts, groups = [r["text"] for r in dev_rows], [r.get("actor_group") for r in dev_rows]
+    heads = model.score(texts, groups, embeddings)  # the stance and maximalism weights are still 0
+    words_stance, words_maximalism = model.lexical.pair_probs(texts, groups)
+    pairs = [(i, model.labels.index(issue), row) for i, row in enumerate(dev_rows) for issue in row["issues"]]
+    if not pairs:
+        return
+    at = tuple(np.array(x) for x in zip(*[(i, j) for i, j, _ in pairs]))
+    gold_stance = [row["stance"][model.labels[j]] for _, j, row in pairs]
+    gold_level = [float(row["maximalism"][model.labels[j]]) for _, j, row in pairs]
+
+    def stance_f1(weight: float) -> float:
+        p = mix_probs(heads.stance_probs[at], words_stance[at], weight)
+        return stance_metrics(gold_stance, [STANCES[c] for c in p.argmax(1)])["macro_f1"]
+
+    def maximalism_error(weight: float) -> float:
+        p = mix_probs(heads.maximalism_probs[at], words_maximalism[at], weight)
+        return -maximalism_metrics(gold_level, list(p @ np.arange(4)))["mae"]
+
+    model.lexical.blend["stance"] = _best_weight(stance_f1)
+    model.lexical.blend["maximalism"] = _best_weight(maximalism_error)
 
 
 def _maximalism_temperature(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torch.Tensor) -> float:
@@ -402,6 +484,9 @@ def _fingerprint(model: RedlineModel) -> str:
     for key, value in sorted(model.encoder.lora_state().items()):
         digest.update(key.encode())
         digest.update(value.numpy().tobytes())
+    if model.lexical is not None:
+        for linear in (model.lexical.issue, model.lexical.stance, model.lexical.maximalism):
+            digest.update(np.asarray(linear.coef, dtype=np.float32).tobytes())
     digest.update(json.dumps(model.card["calibration"], sort_keys=True).encode())
     return digest.hexdigest()[:12]
 

@@ -99,3 +99,29 @@ def timeline_store(tmp_path) -> Path:
         store.finish_run(run_id, {"documents": len(documents)})
         store.replace_positions(TIMELINE_MODEL, "quarter", positions_by_period(store.statements(), "quarter"))
     return path
+
+
+def statement_row(sid: str, date: str, issue: str, maximalism: float, actor: str = "Vladimir Putin",
+                  group: str = "Russia", stance: str = "favor", confidence: float = 0.9) -> dict:
+    """A `Store.statements()` row with one prediction, written inline (terms, bargaining space)."""
+    return {"id": sid, "date": date, "actor": actor, "actor_group": group, "text": f"{actor} on {issue} ({sid}).",
+            "title": "Report", "source_path": f"/in/{sid}.md", "source_type": "news_report", "url": "",
+            "issues": [issue], "stance": {issue: stance}, "maximalism": {issue: maximalism},
+            "confidence": {issue: confidence}, "low_confidence": [], "model_id": "m@0"}
+
+
+# --- the default model over the samples plus generated multi-year documents (terms, bargaining space) ------
+
+
+@pytest.fixture(scope="session")
+def space_store(tmp_path_factory) -> Path:
+    """A store of corpora/samples plus benchmarks/generate.py's SPACE_SPEC documents, run with the default model:
+    Russia and Ukraine converge on territory and military limits, not on NATO membership or sanctions."""
+    import pipeline
+    from benchmarks.generate import SPACE_SPEC, generate_documents
+    from pipeline.engine import run
+
+    work = tmp_path_factory.mktemp("space")
+    generate_documents(work / "generated", seed=0, spec=SPACE_SPEC)
+    run([SAMPLES / "documents", work / "generated"], work / "space.duckdb", classifier=pipeline.load())
+    return work / "space.duckdb"

@@ -177,3 +177,30 @@ def test_python_api_and_spacy_component():
     assert (first["actor"], first["issues"], first["stance"]) == ("Sergei Lavrov", ["nato_membership"],
                                                                  {"nato_membership": "against"})
     assert second["issues"] == []
+
+
+def test_word_models_are_saved_as_arrays_and_blended_with_weights_chosen_on_dev(tiny_model, tmp_path):
+    assert {"lexical.safetensors", "lexical.json"} <= {p.name for p in tiny_model.iterdir()}
+    assert not any(p.suffix in (".pkl", ".pickle", ".joblib") for p in tiny_model.iterdir())
+    card = json.loads((tiny_model / "card.json").read_text())
+    blend = card["calibration"]["lexical_blend"]
+    assert set(blend) == {"issues", "stance", "maximalism"} and all(0.0 <= w <= 1.0 for w in blend.values())
+    model = RedlineModel.load(tiny_model)
+    words = model.lexical.issue_probs(["Hungary will never approve Ukraine's membership of the European Union."])
+    assert words[0, model.labels.index("eu_membership")] > words[0, model.labels.index("nato_membership")]
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    (broken / "lexical.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match="lexical"):
+        RedlineModel.load(broken)
+
+
+def test_a_heads_only_model_has_no_word_models(tiny_config, tiny_model, tmp_path):
+    heads_only = train(tiny_config.model_copy(update={"lexical": False, "epochs": 5}))
+    folder = tmp_path / "heads-only"
+    shutil.copytree(tiny_model, folder)  # saving over a folder with word models must not keep them
+    heads_only.save(folder)
+    assert not (folder / "lexical.json").exists() and not (folder / "lexical.safetensors").exists()
+    loaded = RedlineModel.load(folder)
+    assert loaded.lexical is None and loaded.card["calibration"]["lexical_blend"] is None
+    assert loaded.tag("We want to join NATO.", ["Ukraine"])[0]["issues"] == ["nato_membership"]

@@ -31,8 +31,8 @@ def test_random_text_never_crashes_and_offsets_stay_valid(text, nlp, resolver):
 @given(data=st.binary(max_size=300))
 def test_random_bytes_are_decoded_or_refused_with_a_reason(data):
     try:
-        text = decode_bytes(data)
+        text, encoding = decode_bytes(data)
     except ValueError as e:
         assert str(e)
     else:
-        assert isinstance(text, str)
+        assert isinstance(text, str) and encoding in ("utf-8", "utf-16", "cp1252")

@@ -90,7 +90,7 @@ def test_csv_without_a_text_column_is_quarantined_with_its_columns(tmp_path):
 
 @pytest.mark.parametrize("name, data, reason", [
     ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-    ("latin.txt", "Kyiv said caf\xe9 talks".encode("cp1252"), "not valid UTF-8"),
+    ("cyrillic.txt", "Киев отказался от переговоров".encode("cp1251"), "not valid UTF-8"),
     ("empty.md", b"", "empty"),
     ("front.md", b"---\ntitle: [unclosed\n---\nBody.\n", "front matter is not valid YAML"),
     ("open.md", b"---\ntitle: x\nBody without a closing line.\n", "never closed"),

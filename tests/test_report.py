@@ -100,3 +100,37 @@ def test_filters_hide_other_actors_issues_and_periods(report):
     assert "off-a" in figures["actor:Volodymyr Zelensky"]
     assert re.search(r'<g class="series off-i" data-issue="nato_membership"', shown.stdout)
     assert re.search(r'<div class="heat cur" data-period="2025-Q1"', shown.stdout)
+
+
+# --- terms panels and the bargaining-space heatmap ------------------------------------------------
+
+
+def test_report_has_a_terms_panel_per_side_and_the_space_pickers(report):
+    page = report.read_text(encoding="utf-8")
+    panels = dict(re.findall(r'<div class="terms" data-side="([^"]+)"><h3>[^<]* as of (\S+)', page))
+    assert panels == {"Russia": "2025-03-28", "Ukraine": "2025-03-02", "Vladimir Putin": "2025-02-03",
+                      "Volodymyr Zelensky": "2025-03-02", "Sergei Lavrov": "2024-12-20", "Dmitry Peskov": "2025-03-28"}
+    putin = page.split('data-side="Vladimir Putin"', 1)[1].split("</div>", 1)[0]
+    assert re.search(r"<td>territory</td><td>favor</td><td>1\.9 <small>\[[0-9.]+–[0-9.]+\]</small></td>"
+                     r'<td class="cat firm">firm</td><td>new</td><td>4</td>', putin)
+    space = _evidence(page)["space"]
+    assert space["pair"] == ["Russia", "Ukraine"] and 'id="space-a"' in page and 'id="space-b"' in page
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)")
+def test_terms_and_space_heatmap_render_for_the_sides_picked(report, timeline_store):
+    from pipeline.space import bargaining_space
+
+    shown = chromium(report, "--dump-dom", fragment="#actor=actor%3AVladimir%20Putin&a=Ukraine&b=Russia&show=t2_0")
+    assert console_errors(shown.stderr) == []
+    panels = dict((side, classes) for classes, side in re.findall(r'<div class="terms([^"]*)" data-side="([^"]+)"',
+                                                                  shown.stdout))
+    assert panels.pop("Vladimir Putin").strip() == "cur" and not any("cur" in c for c in panels.values())
+    body = shown.stdout.split('id="space-body"', 1)[1].split("</section>", 1)[0]
+    assert "<th>Ukraine vs Russia</th><th>2024-Q4</th></tr>" in body
+    with Store(timeline_store, read_only=True) as store:
+        (cell,) = bargaining_space(store.statements(), [], "Ukraine", "Russia").cells
+    assert re.search(rf'<tr data-key="nato_membership"><th>nato_membership</th><td data-pair="v\d+ v\d+" '
+                     rf'title="Ukraine [^"]*: gap {cell.gap:.2f} [^"]*" style="[^"]+">{cell.gap:.1f}</td></tr>', body)
+    panel = shown.stdout.split('id="evidence-body"', 1)[1].split("</aside>", 1)[0]
+    assert "Vladimir Putin · territory as of 2025-02-03" in panel and "second line" in panel

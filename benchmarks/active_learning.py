@@ -1,0 +1,168 @@
+"""Active learning: do `uncertainty` picks find the model's errors, and does annotating them help more?
+
+Run: .venv/bin/python benchmarks/active_learning.py [--seeds 2] [--start 600] [--picks 200] [--write]
+
+(a) Error finding: the default model reads the corpus dev and test rows; 200 rows picked by each strategy of
+`redline annotate export` are compared by the share of them the model gets wrong (an issue set that differs
+from gold, or a wrong stance on a gold issue). Random picks are averaged over 20 seeds.
+(b) A simulated loop: heads are trained on `--start` rows of the corpus train split (seeded sample), then
+`--picks` more rows are picked from the rest of the train split by each strategy, their gold labels added as
+an annotator would, and the model retrained with `--from` the start model; dev macro-F1 is compared.
+The encoder is frozen in heads mode, so embeddings are computed once and reused by every training here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._results import machine_line, write_section  # noqa: E402
+from pipeline.annotate import choose, doubt, pick  # noqa: E402
+from pipeline.classify import RedlineModel  # noqa: E402
+from pipeline.config import load_taxonomy  # noqa: E402
+from pipeline.corpus import load_rows  # noqa: E402
+from pipeline.encoder import Encoder  # noqa: E402
+from pipeline.evaluate import model_readings  # noqa: E402
+from pipeline.train import config_yaml, load_training_config, train  # noqa: E402
+
+STRATEGIES = ("uncertainty", "diverse", "random")
+RANDOM_REPEATS = 20
+
+
+def cache_embeddings() -> None:
+    """Memoise Encoder.encode by text: every training here uses the same frozen encoder."""
+    original = Encoder.encode
+    memo: dict[tuple[str, str], np.ndarray] = {}
+
+    def encode(self, texts, batch_size: int = 64):
+        import torch
+
+        missing = [t for t in dict.fromkeys(texts) if (self.name, t) not in memo]
+        if missing:
+            for text, vector in zip(missing, original(self, missing, batch_size)):
+                memo[(self.name, text)] = vector
+        return torch.stack([memo[(self.name, t)] for t in texts]) if texts else original(self, texts, batch_size)
+
+    Encoder.encode = encode
+
+
+def wrong(model, rows: list[dict]) -> tuple[np.ndarray, object]:
+    """Per row: does the model get its issue set, or the stance of a gold issue, wrong? And the scores."""
+    readings = model_readings(model, rows)
+    errors = np.array([predicted != set(row["issues"]) for predicted, row in zip(readings["predicted"], rows)])
+    for (i, issue), stance in zip(readings["pairs"], readings["stance"]):
+        errors[i] |= stance != rows[i]["stance"][issue]
+    return errors, readings["scores"]
+
+
+def error_finding(model, rows: list[dict], n: int) -> dict:
+    errors, scores = wrong(model, rows)
+    doubts = doubt(model, scores)
+    shares = {"uncertainty": float(errors[pick("uncertainty", doubts, n)].mean())}
+    embeddings = model.encoder.encode([r["text"] for r in rows]).numpy()
+    shares["diverse"] = float(errors[pick("diverse", doubts, n, embeddings, seed=0)].mean())
+    shares["random"] = float(np.mean([errors[pick("random", doubts, n, seed=s)].mean()
+                                      for s in range(RANDOM_REPEATS)]))
+    return {"rows": len(rows), "errors": int(errors.sum()), "shares": shares}
+
+
+def _write(rows: list[dict], path: Path) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _dev(model) -> dict:
+    dev = model.card["metrics"]["dev"]
+    return {"issues": dev["issues"]["macro_f1"], "stance": dev["stance"]["macro_f1"], "mae": dev["maximalism"]["mae"]}
+
+
+def simulated_loop(rows: list[dict], seed: int, start: int, picks: int, folder: Path, log) -> dict:
+    """Dev figures of the start model and of each strategy's retrained model, for one seed."""
+    rng = np.random.default_rng(seed)
+    train_rows = [r for r in rows if r["split"] == "train"]
+    held = [r for r in rows if r["split"] != "train"]
+    order = rng.permutation(len(train_rows))
+    seed_rows = [train_rows[i] for i in order[:start]]
+    pool = [train_rows[i] for i in order[start:]]
+    base = load_training_config(ROOT / "configs/train/default.yaml", seed=seed, name=f"start-{seed}")
+    config = base.model_copy(update={"corpus": (str(_write(seed_rows + held, folder / f"start-{seed}.jsonl")),)})
+    started = time.perf_counter()
+    model = train(config)
+    model.save(folder / f"start-{seed}", config_yaml(config))
+    log(f"seed {seed}: start model on {start} rows in {time.perf_counter() - started:.0f} s: {_dev(model)}")
+    result = {"start": _dev(model)}
+    by_id = {r["id"]: r for r in pool}
+    for strategy in STRATEGIES:
+        chosen = choose(model, pool, picks, strategy, set(), seed=seed)
+        added = [by_id[c.statement["id"]] for c in chosen]
+        corpus = _write(seed_rows + added + held, folder / f"{strategy}-{seed}.jsonl")
+        retrained = train(config.model_copy(update={"corpus": (str(corpus),), "name": f"{strategy}-{seed}",
+                                                    "start_from": str(folder / f"start-{seed}")}))
+        result[strategy] = _dev(retrained)
+        log(f"seed {seed}: {strategy}: {result[strategy]}")
+    return result
+
+
+def _section(finding: dict, loops: dict[int, dict], args) -> str:
+    shares = finding["shares"]
+    lines = [machine_line(), "",
+             f"**(a) Error finding** (default model, corpus dev + test: {finding['rows']} rows, "
+             f"{finding['errors']} read wrongly: issue set or stance of a gold issue). Share of errors among "
+             f"{args.picks} picks:", "", "| strategy | errors among the picks | × random |", "|---|---|---|"]
+    lines += [f"| {s} | {shares[s]:.1%} | {shares[s] / shares['random']:.2f} |" for s in STRATEGIES]
+    lines += ["", f"(random: mean of {RANDOM_REPEATS} seeded draws; the base rate is "
+              f"{finding['errors'] / finding['rows']:.1%}.)", "",
+              f"**(b) Simulated loop**: heads trained on {args.start} rows of the train split, then {args.picks} "
+              "more picked from the rest of it by each strategy (gold labels added), retrained with `--from` the "
+              "start model; dev split figures (issues and stance macro-F1, maximalism MAE).", "",
+              "| seed | model | issues macro-F1 | stance macro-F1 | maximalism MAE |", "|---|---|---|---|---|"]
+    for seed, result in loops.items():
+        for name in ("start", *STRATEGIES):
+            r = result[name]
+            lines.append(f"| {seed} | {name} | {r['issues']:.3f} | {r['stance']:.3f} | {r['mae']:.3f} |")
+    lines += ["", "| strategy | mean gain in dev issues macro-F1 | mean gain in dev stance macro-F1 |", "|---|---|---|"]
+    for name in STRATEGIES:
+        gains = [(loops[s][name]["issues"] - loops[s]["start"]["issues"],
+                  loops[s][name]["stance"] - loops[s]["start"]["stance"]) for s in loops]
+        lines.append(f"| {name} | {np.mean([g[0] for g in gains]):+.3f} | {np.mean([g[1] for g in gains]):+.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--start", type=int, default=600)
+    parser.add_argument("--picks", type=int, default=200)
+    parser.add_argument("--write", action="store_true", help="write the section to benchmarks/RESULTS.md")
+    args = parser.parse_args()
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    cache_embeddings()
+    taxonomy = load_taxonomy()
+    rows = load_rows([ROOT / "corpora" / "statements"], taxonomy)
+    model = RedlineModel.load(ROOT / "models" / "default")
+    finding = error_finding(model, [r for r in rows if r["split"] in ("dev", "test")], args.picks)
+    log(f"error finding: {finding}")
+    loops = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.seeds):
+            loops[seed] = simulated_loop(rows, seed, args.start, args.picks, Path(tmp), log)
+    section = _section(finding, loops, args)
+    print(section)
+    if args.write:
+        write_section("Active learning", section)
+
+
+if __name__ == "__main__":
+    main()
