@@ -116,7 +116,8 @@ class Lexical:
     def _word_features(self, texts: Sequence[str]):
         return self.words.transform(texts)
 
-    def _pair_features(self, pairs: Sequence[tuple[dict, str]]):
+    def _pair_features(self, pairs: Sequence[tuple[dict, str]], words=None):
+        """Features of (row, issue) pairs; `words` is the pairs' word matrix when the caller has it already."""
         from scipy.sparse import csr_matrix, hstack
 
         rows, cols = [], []
@@ -126,8 +127,9 @@ class Lexical:
                     rows.append(n)
                     cols.append(self.keys[key])
         keys = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pairs), len(self.keys)))
-        return hstack([self.words.transform([r["text"] for r, _ in pairs]),
-                       self.scoped.transform([f"{i}\t{r['text']}" for r, i in pairs]), keys]).tocsr()
+        if words is None:
+            words = self.words.transform([r["text"] for r, _ in pairs])
+        return hstack([words, self.scoped.transform([f"{i}\t{r['text']}" for r, i in pairs]), keys]).tocsr()
 
     def issue_probs(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of each trained issue per text, shape (n, issues)."""
@@ -136,8 +138,10 @@ class Lexical:
     def pair_probs(self, texts: Sequence[str], groups: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
         """Stance (n, issues, 3) and maximalism (n, issues, 4) distributions for every (text, issue)."""
         n, k = len(texts), len(self.labels)
+        from scipy.sparse import vstack
+
         pairs = [({"text": t, "actor_group": g}, issue) for issue in self.labels for t, g in zip(texts, groups)]
-        x = self._pair_features(pairs)
+        x = self._pair_features(pairs, vstack([self.words.transform(texts)] * k))  # the words once, not per issue
         stance = self.stance.probs(x).reshape(k, n, len(STANCES)).transpose(1, 0, 2)
         maximalism = self.maximalism.probs(x).reshape(k, n, len(MAXIMALISM_LEVELS)).transpose(1, 0, 2)
         return stance, maximalism
