@@ -67,7 +67,7 @@ class TfidfLogisticPeer:
     def fit(self, train: Sequence[dict], dev: Sequence[dict]) -> TfidfLogisticPeer:
         from pipeline.lexical import Lexical
 
-        self.model_ = Lexical.fit(self.labels, train, dev)
+        self.model_ = Lexical.fit(self.labels, train, dev, cues=False)
         return self
 
     fit_stance = fit  # a SemEval-style benchmark reads only the stance

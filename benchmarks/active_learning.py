@@ -100,6 +100,13 @@ def simulated_loop(rows: list[dict], seed: int, start: int, picks: int, folder: 
     model.save(folder / f"start-{seed}", config_yaml(config))
     log(f"seed {seed}: start model on {start} rows in {time.perf_counter() - started:.0f} s: {_dev(model)}")
     result = {"start": _dev(model)}
+    errors, scores = wrong(model, pool)  # (a') the start model finding its own errors in the unseen pool
+    doubts = doubt(model, scores)
+    result["finding"] = {"pool": len(pool), "errors": int(errors.sum()),
+                         "uncertainty": float(errors[pick("uncertainty", doubts, picks)].mean()),
+                         "random": float(np.mean([errors[pick("random", doubts, picks, seed=s)].mean()
+                                                  for s in range(RANDOM_REPEATS)]))}
+    log(f"seed {seed}: error finding in the pool: {result['finding']}")
     by_id = {r["id"]: r for r in pool}
     for strategy in STRATEGIES:
         chosen = choose(model, pool, picks, strategy, set(), seed=seed)
@@ -129,6 +136,12 @@ def _section(finding: dict, loops: dict[int, dict], args) -> str:
         for name in ("start", *STRATEGIES):
             r = result[name]
             lines.append(f"| {seed} | {name} | {r['issues']:.3f} | {r['stance']:.3f} | {r['mae']:.3f} |")
+    lines += ["", "Within the loop, the start model finding its own errors among the rows it has not seen (the rest of the "
+              "train split):", "", "| seed | pool | errors | uncertainty picks | random picks | × random |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {seed} | {r['finding']['pool']} | {r['finding']['errors']} | {r['finding']['uncertainty']:.1%} | "
+              f"{r['finding']['random']:.1%} | {r['finding']['uncertainty'] / r['finding']['random']:.2f} |"
+              for seed, r in loops.items()]
     lines += ["", "| strategy | mean gain in dev issues macro-F1 | mean gain in dev stance macro-F1 |", "|---|---|---|"]
     for name in STRATEGIES:
         gains = [(loops[s][name]["issues"] - loops[s]["start"]["issues"],

@@ -11,7 +11,7 @@ or as ANNOTATION.md rows. `pipeline.annotate_import` reads the answers back.
 Prodigy task format (one `choice` task per statement; docs/own-negotiation.md shows the recipe):
 `options` are the taxonomy's issues (multiple choice), `accept` the issues the model found, and the
 text field `positions` holds one `ISSUE STANCE LEVEL` entry per accepted issue, `;`-separated
-(e.g. `territory favor 3; ceasefire against 2`), pre-filled by the model and corrected by the annotator.
+(e.g. `border favor 3; truce against 2`), pre-filled by the model and corrected by the annotator.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def parse_positions(text: str) -> dict[str, tuple[str, int]]:
         match = _POSITION.match(entry)
         if not match:
             raise ValueError(f"cannot read the position {entry.strip()!r}; write 'ISSUE STANCE LEVEL', e.g. "
-                             f"'territory favor 3' (stance one of {list(STANCES)}, level 0–3)")
+                             f"'border favor 3' (stance one of {list(STANCES)}, level 0–3)")
         issue = match.group(1).lower()
         if issue in found:
             raise ValueError(f"the position of '{issue}' is given twice")

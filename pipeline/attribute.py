@@ -2,11 +2,11 @@
 
 `attribute_statements(document, sentences, actors)` tries, in order: the transcript turn's speaker,
 the frame of a direct quote (in the sentence or elsewhere in its quote block), a reporting or stance
-frame ("Lavrov said", "Moscow has signaled", "according to Kyiv"), the subject of an author's summary
-("Putin continues to seek ..."), an evaluative "a non-starter for Kyiv", and finally the document's
+frame ("the minister said", "the capital has signaled", "according to the government"), the subject of an author's summary
+("the president continues to seek ..."), an evaluative "a non-starter for the government", and finally the document's
 speaker (`author` for articles). Pronouns carry the last named actor; metonyms, titles and offices
 resolve through the actor dictionary, offices by the document's date. A sentence whose clauses have
-different holders ("Moscow demands X, while Kyiv insists on Y") becomes one statement per clause.
+different holders ("one capital demands X, while the other insists on Y") becomes one statement per clause.
 Every statement records how it was attributed and the cue that matched.
 """
 
@@ -36,14 +36,14 @@ SPEECH_VERBS = frozenset("say tell state declare announce add note stress emphas
                          "reply answer comment remark acknowledge admit concede".split())
 # Verbs that let "it" or "they" stand for a state or institution ("it insists", not "it seems").
 GROUP_PRONOUN_VERBS = SPEECH_VERBS | frozenset("demand reject refuse want seek claim accuse urge call warn".split())
-# Predicates that describe an actor's own position: "Putin appears open to ...", "Moscow is ready to ...".
+# Predicates that describe an actor's own position: "the president appears open to ...", "the capital is ready to ...".
 STANCE_ADJECTIVES = frozenset("ready open willing unwilling prepared determined satisfied opposed keen eager reluctant "
                               "adamant firm serious intent focused interested unlikely likely committed convinced confident".split())
-# Acts that are positions when an actor does them in an author's summary ("Kyiv put a proposal on the table").
+# Acts that are positions when an actor does them in an author's summary ("the government put a proposal on the table").
 POLICY_VERBS = frozenset("put sign lift impose prepare table submit approve adopt veto block send deliver supply "
                          "provide annex withdraw freeze extend pause halt resume suspend guarantee drop abandon "
                          "soften harden shift compare float present unveil draft tie condition".split())
-# Subordinate clauses that narrate rather than report ("a day after Putin set out his terms").
+# Subordinate clauses that narrate rather than report ("a day after the president set out his terms").
 NARRATIVE_MARKS = frozenset("after before when since if unless because until once whenever".split())
 PRESCRIPTIVE = frozenset({"should", "ought", "must", "need", "'d", "would"})
 EVALUATIVE = frozenset({"non-starter", "nonstarter", "starter", "line", "redline", "red-line", "dealbreaker",
@@ -51,9 +51,9 @@ EVALUATIVE = frozenset({"non-starter", "nonstarter", "starter", "line", "redline
                         "precondition", "must"})
 SUBJECTS = ("nsubj", "nsubjpass")
 # A frame counts only on the sentence's main line, not inside a relative or noun clause
-# ("There are clear limits to what Putin will agree to" is the author's, not Putin's).
+# ("There are clear limits to what the president will agree to" is the author's, not the president's).
 FRAME_PATH = frozenset({"ROOT", "conj", "ccomp", "parataxis", "xcomp", "advcl"})
-# Heads of subject phrases that stand for the actor named inside them ("Kremlin officials").
+# Heads of subject phrases that stand for the actor named inside them ("ministry officials").
 STAND_INS = frozenset("official officials spokesman spokeswoman spokesperson minister ministry diplomat diplomats "
                       "negotiator negotiators delegation government leader leaders president envoy source sources "
                       "aide aides ambassador side authorities office administration chancellor countries states "
@@ -116,7 +116,7 @@ class ActorResolver:
         return Holder(actor.name, actor.group, actor.kind, attribution, cue)
 
     def speaker_label(self, label: str, date: str | None) -> Holder:
-        """The holder for a transcript label ("PRESIDENT ZELENSKY", "Q", "Vladimir Putin")."""
+        """The holder for a transcript label ("PRESIDENT SMITH", "Q", "Jane Smith")."""
         if label.lower() in self._interviewers:
             name = "Question" if label.lower() == "q" else label
             return Holder(name, "other", "interviewer", "turn", f"{INTERVIEWER_CUE}{label}")
@@ -286,8 +286,8 @@ def _only_asks(document: Document, label: str) -> bool:
 def _frame_holder(span, state: _QuoteState, ctx: _Context, any_depth: bool = False) -> Holder | None:
     """The holder named by the outermost reporting or stance frame outside quotation marks.
 
-    In a speaker's own voice (a speech, a transcript turn) only reporting verbs reassign ("Kyiv says");
-    "If Russia opposes this formula" stays the speaker's.
+    In a speaker's own voice (a speech, a transcript turn) only reporting verbs reassign ("the government says");
+    "If the other side opposes this formula" stays the speaker's.
     """
     best, best_depth = None, 99
     for token in span:
@@ -327,13 +327,13 @@ def _narrative(token) -> bool:
 
 
 def _colon_frame(span, state: _QuoteState, ctx: _Context) -> Holder | None:
-    """ "Lavrov put Moscow's view plainly: “...”": the subject before a colon that opens a quote."""
+    """ "The minister put the government's view plainly: “...”": the subject before a colon that opens a quote."""
     text = span.text
     colon = text.find(":")
     if colon < 0 or not state.inside or not any(c in _QUOTES for c in text[colon + 1:colon + 4]):
         return None
     heading = ctx.resolver.mentions(text[:colon], ctx.document.date)
-    if heading and heading[0][0] == 0 and heading[0][1] == len(text[:colon].strip()):  # "Putin: “...”"
+    if heading and heading[0][0] == 0 and heading[0][1] == len(text[:colon].strip()):  # "Smith: “...”"
         return ctx.resolver.holder(heading[0][2], "quote", f"heading:{heading[0][2]}")
     for token in span:
         if token.idx - span.start_char >= colon:
@@ -392,7 +392,7 @@ def _depth(token) -> int:
 
 
 def _parenthetical(token) -> bool:
-    """ "The offer, Kyiv made clear, will not be considered": a frame set off by commas that the parser
+    """ "The offer, the government made clear, will not be considered": a frame set off by commas that the parser
     hangs on a noun as a relative clause, though no relative word opens it."""
     if token.dep_ != "relcl" or not _is_frame(token):
         return False
@@ -430,7 +430,7 @@ def _resolve_phrase(head, ctx: _Context, attribution: str, verb: str) -> Holder 
     mentions = ctx.resolver.mentions(phrase, ctx.document.date)
     head_offset = head.idx - left
     covering = [m for m in mentions if m[0] <= head_offset < m[1]]
-    if covering or (mentions and head.lower_ in STAND_INS):  # not "a government building in Kyiv"
+    if covering or (mentions and head.lower_ in STAND_INS):  # not "a government building in the capital"
         start, end, name = covering[0] if covering else _preferred(mentions, ctx)
         return ctx.resolver.holder(name, attribution, f"{verb}:{phrase[start:end]}")
     if head.ent_type_ in ("PERSON", "ORG") and head.pos_ == "PROPN":  # a name the dictionary lacks
@@ -486,7 +486,7 @@ def _quote_block_holder(sentences: list[Sentence], i: int, quotes: list[_QuoteSt
 
 
 def _named_source(span, ctx: _Context) -> Holder | None:
-    """ "That was the verdict of Antony Blinken": a sentence after a quote that names its source."""
+    """ "That was the verdict of the secretary of state": a sentence after a quote that names its source."""
     if not any(t.lower_ in SOURCE_NOUNS for t in span):
         return None
     people = [m for m in ctx.resolver.mentions(span.text, ctx.document.date)
@@ -511,7 +511,7 @@ def _summary_holder(span, state: _QuoteState, ctx: _Context) -> Holder | None:
         return None  # "he should double down on diplomacy": the author's own argument
     predicate = root
     subject = _subject_of(root)
-    if subject is not None and subject.lower_ in _EXPLETIVE:  # "it's possible that Putin might be open ..."
+    if subject is not None and subject.lower_ in _EXPLETIVE:  # "it's possible that the president might be open ..."
         predicate = next((c for c in root.children if c.dep_ in ("ccomp", "xcomp", "acomp")
                           and _subject_of(c) is not None), None)
         subject = _subject_of(predicate) if predicate is not None else None
@@ -526,7 +526,7 @@ def _summary_holder(span, state: _QuoteState, ctx: _Context) -> Holder | None:
 
 
 def _states_a_position(predicate) -> bool:
-    """ "Putin is not yet ready to ...", "Moscow appears satisfied ...": a stance adjective on the predicate."""
+    """ "The president is not yet ready to ...", "The capital appears satisfied ...": a stance adjective on the predicate."""
     if predicate.lemma_.lower() in POLICY_VERBS:
         return True
     words = [predicate, *predicate.children]
@@ -534,7 +534,7 @@ def _states_a_position(predicate) -> bool:
 
 
 def _evaluative_holder(span, ctx: _Context) -> Holder | None:
-    """ "... is a non-starter for Kyiv", "unacceptable to Moscow": the holder is the object of for/to."""
+    """ "... is a non-starter for the government", "unacceptable to the capital": the holder is the object of for/to."""
     for token in span:
         if token.dep_ == "prep" and token.lower_ in ("for", "to") and token.head.lower_ in EVALUATIVE:
             for obj in token.children:
@@ -552,7 +552,8 @@ def _clause_split(sentence: Sentence, state: _QuoteState, ctx: _Context, holder:
         return None
     root = span.root
     clauses = [c for c in span if c.dep_ in ("conj", "advcl") and c.pos_ in ("VERB", "AUX") and c.i > root.i
-               and _depth(c) <= 2 and any(s.dep_ in SUBJECTS for s in c.children)]
+               and _depth(c) <= 2 and any(s.dep_ in SUBJECTS for s in c.children)
+               and (_is_frame(c) or not _supposed(c))]
     for clause in clauses:
         sub_state = _QuoteState(state.inside, False, False, 0.0)
         second = _frame_holder_within(clause, sub_state, ctx) or (
@@ -571,6 +572,12 @@ def _clause_split(sentence: Sentence, state: _QuoteState, ctx: _Context, holder:
         return [(sentence.start, line_offset + first_end, first_holder),
                 (line_offset + begin, sentence.end, second)]
     return None
+
+
+def _supposed(clause) -> bool:
+    """ "He said that if the other side broke through, ...": a clause that supposes or narrates ("if", "when")
+    names no holder of its own."""
+    return clause.dep_ == "advcl" and any(c.dep_ == "mark" and c.lower_ in NARRATIVE_MARKS for c in clause.children)
 
 
 def _frame_holder_within(clause, state: _QuoteState, ctx: _Context) -> Holder | None:
@@ -602,7 +609,7 @@ def _remember(holder: Holder, ctx: _Context) -> None:
 
 
 def _speech_cue(cue: str) -> bool:
-    """ "say:Peskov", "pronoun:he→Peskov (tell)", "according to:...": the holder was reported speaking or
+    """ "say:Smith", "pronoun:he→Smith (tell)", "according to:...": the holder was reported speaking or
     taking a position through a frame verb (not a quote block, a summary or the document's voice)."""
     verb = cue.split(":", 1)[0]
     if verb == "pronoun":

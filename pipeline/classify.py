@@ -3,6 +3,8 @@
 One encoder pass per statement feeds three heads. Stance is conditioned on the issue and on the holder's
 group (attribution found it); maximalism on the issue and the wording (cue features), not the holder.
 `RedlineModel.score(...)` only computes; `predictions_for(...)` builds `Prediction` records from scores.
+A statement about two or more issues that sit in different clauses ("X is a red line for us, but we do not
+object to Y") gets each issue's stance and maximalism from the clause most about it (`clause_readings`).
 A model is a folder: `card.json`, `config.yaml`, `taxonomy.yaml`, `heads.safetensors` (+ `adapter.safetensors`
 after fine-tuning, + `lexical.safetensors`/`lexical.json`: word n-gram models blended with the heads, see lexical.py). Issues that are only in the taxonomy are detected by similarity to their description
 and examples, and marked `zero_shot`.
@@ -21,6 +23,7 @@ import torch
 from torch import nn
 
 from .config import MAXIMALISM_LEVELS, STANCES, Taxonomy, load_taxonomy
+from .cues import CUES, cue_counts
 from .encoder import Encoder, load_lora
 from .errors import ModelError
 from .lexical import VOCABULARY as LEXICAL_VOCABULARY
@@ -34,38 +37,9 @@ ADAPTER = "adapter.safetensors"
 TAXONOMY = "taxonomy.yaml"
 CONFIG = "config.yaml"
 
-# Wording cues for maximalism (ANNOTATION.md): absolute, firm, hedged, conceding; plus negation, question.
-CUES: dict[str, tuple[str, ...]] = {
-    "absolute": ("never", "under no circumstances", "red line", "redline", "red-line", "unacceptable",
-                 "non-negotiable", "not negotiable", "not subject to", "cannot accept", "can't accept",
-                 "can not accept", "unconditional", "full control", "only if", "unless", "non-starter",
-                 "inadmissible", "out of the question", "categorically", "in no case", "no way", "ultimatum",
-                 "absolutely", "not an option", "at any cost", "whatever it takes", "not one inch", "entire",
-                 "all of", "completely", "fully", "impossible", "under any"),
-    "firm": ("must", "will not", "won't", "demand", "insist", "reject", "refuse", "require", "oppose",
-             "cannot", "can't", "should", "need to", "has to", "have to", "determined", "firmly", "clear that"),
-    "hedged": ("could", "might", "may", "possible", "possibly", "open to", "willing to", "ready to discuss",
-               "consider", "perhaps", "i think", "some kind", "ruled out", "conditions", "if ", "maybe",
-               "in principle", "not excluded", "we'll see", "hope", "flexib", "probably", "potentially",
-               "under certain", "discuss", "room for", "starting point"),
-    "conceding": ("not object", "no objection", "nothing against", "we accept", "agreed to", "satisfied",
-                  "compromise", "concession", "accept", "dropped", "give up", "prepared to accept", "no longer",
-                  "would not object", "not oppose", "do not mind", "fine with", "willing to accept",
-                  "recognise that", "recognize that", "can live with", "set aside"),
-    "negation": ("not", "no ", "n't", "never", "neither", "nor"),
-    "question": ("?",),
-    "first_person": ("we ", "i ", "our ", "us ", "my "),
-    "quote": ("\"", "“", "”"),
-}
-
-
 def cue_features(texts: Sequence[str]) -> torch.Tensor:
     """Counts of each cue family per text (log-scaled), shape (n, len(CUES))."""
-    rows = []
-    for text in texts:
-        lowered = f" {text.lower()} "
-        rows.append([np.log1p(sum(lowered.count(c) for c in cues)) for cues in CUES.values()])
-    return torch.tensor(rows, dtype=torch.float32)
+    return torch.tensor(cue_counts(texts), dtype=torch.float32)
 
 
 def keyword_features(texts: Sequence[str], taxonomy: Taxonomy, issues: Sequence[str]) -> torch.Tensor:
@@ -74,6 +48,29 @@ def keyword_features(texts: Sequence[str], taxonomy: Taxonomy, issues: Sequence[
                 for i in issues]
     return torch.tensor([[np.log1p(len(p.findall(t.lower()))) for p in patterns] for t in texts],
                         dtype=torch.float32)
+
+
+# Joins between clauses that can carry different demands on different issues.
+CLAUSE_BREAK = re.compile(r";\s+|,\s+(?:but|while|whereas|although|though|yet)\s+(?:also\s+)?|\s+but\s+(?:also\s+)?"
+                          r"|\s+whereas\s+", re.I)
+MIN_CLAUSE_WORDS = 4
+
+
+def issue_clauses(text: str) -> list[str]:
+    """The clauses of `text` at the joins of CLAUSE_BREAK (the joining words dropped); a piece under
+    MIN_CLAUSE_WORDS words stays with its neighbour, as written ("For example, while in X, ..." is no clause)."""
+    cuts = [(m.start(), m.end()) for m in CLAUSE_BREAK.finditer(text)]
+    spans = [(start, end) for start, end in zip([0, *(e for _, e in cuts)], [*(s for s, _ in cuts), len(text)])
+             if text[start:end].strip()]
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and len(text[merged[-1][0]:merged[-1][1]].split()) < MIN_CLAUSE_WORDS:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    if len(merged) > 1 and len(text[merged[-1][0]:merged[-1][1]].split()) < MIN_CLAUSE_WORDS:
+        merged[-2:] = [(merged[-2][0], merged[-1][1])]
+    return [text[start:end].strip() for start, end in merged]
 
 
 class Heads(nn.Module):
@@ -129,6 +126,7 @@ class RedlineModel:
         self.issue_scaling = tuple(card["calibration"].get("issue_scaling") or (1.0, 0.0))
         self.extra = tuple(i for i in taxonomy.ids if i not in self.labels)
         self._issue_vectors: torch.Tensor | None = None
+        self.clause_readings = True  # see _read_clauses; False reads every issue from the whole statement
 
     def scores_issues(self) -> tuple[str, ...]:
         """Every issue this model scores: its trained labels, then taxonomy-only (zero-shot) issues."""
@@ -230,7 +228,7 @@ class RedlineModel:
 
     @torch.inference_mode()
     def score(self, texts: Sequence[str], groups: Sequence[str | None], embeddings: torch.Tensor | None = None,
-              batch_size: int = 256) -> Scores:
+              batch_size: int = 256, clauses: bool = True) -> Scores:
         """Issue probabilities, and stance and maximalism distributions for every (statement, issue)."""
         self.heads.eval()
         feats = self.features(texts, embeddings)
@@ -263,7 +261,33 @@ class RedlineModel:
                 stance[:, j] = mix_probs(stance[:, j], lexical_stance[:, j], lexical.blend["stance"])
                 maximalism[:, j] = mix_probs(maximalism[:, j], lexical_maximalism[:, j], lexical.blend["maximalism"])
         zero_shot = tuple(j >= k for j in range(len(all_issues)))
-        return Scores(issue_probs, stance, maximalism, all_issues, zero_shot)
+        scores = Scores(issue_probs, stance, maximalism, all_issues, zero_shot)
+        if clauses and self.clause_readings:
+            self._read_clauses(texts, groups, scores)
+        return scores
+
+    def _read_clauses(self, texts: Sequence[str], groups: Sequence[str | None], scores: Scores) -> None:
+        """Where a statement's issues sit in different clauses, read each issue's stance and maximalism from
+        the clause with its highest issue probability (in place). A sentence-level reading would average a red
+        line on one issue with a concession on another."""
+        chosen = self.decide(scores)
+        split = [(i, parts) for i in np.flatnonzero(chosen.sum(axis=1) >= 2)
+                 if len(parts := issue_clauses(texts[i])) >= 2]
+        if not split:
+            return
+        clause_scores = self.score([c for _, parts in split for c in parts],
+                                   [groups[i] for i, parts in split for _ in parts], clauses=False)
+        first = 0
+        for i, parts in split:
+            rows = np.arange(first, first + len(parts))
+            first += len(parts)
+            issues = np.flatnonzero(chosen[i])
+            best = {j: rows[int(clause_scores.issue_probs[rows, j].argmax())] for j in issues}
+            if len(set(best.values())) < 2:
+                continue  # every issue is read from the same clause: the whole statement holds
+            for j, row in best.items():
+                scores.stance_probs[i, j] = clause_scores.stance_probs[row, j]
+                scores.maximalism_probs[i, j] = clause_scores.maximalism_probs[row, j]
 
     def decide(self, scores: Scores) -> np.ndarray:
         """Which issues each statement is about: probability above the issue's calibrated threshold."""
@@ -352,33 +376,34 @@ def _check_taxonomy(own: Taxonomy, wanted: Taxonomy | str | Path | None, card: d
 def _taxonomy_yaml(taxonomy: Taxonomy, labels: Sequence[str]) -> str:
     import yaml
 
-    data = taxonomy.model_dump(mode="json")
+    data = taxonomy.model_dump(mode="json", exclude_none=True)
     data["issues"] = [i for i in data["issues"] if i["id"] in labels]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
 
 
 # --- targets ------------------------------------------------------------------------------------
 
-_TARGET_CACHE: dict[int, list[tuple[str, re.Pattern]]] = {}
+_TARGET_CACHE: dict[Path | None, list[tuple[str, re.Pattern]]] = {}
 
 
 def find_targets(text: str, taxonomy: Taxonomy) -> list[str]:
-    """Places and objects a statement names, normalised through the targets dictionary in configs/."""
+    """Places and objects a statement names, normalised through the taxonomy's targets dictionary (configs/).
+    Where one target's name sits inside a longer name of another ("<region> nuclear power plant"), only the
+    longer counts."""
     from .config import load_targets
 
-    key = id(taxonomy)
-    if key not in _TARGET_CACHE:
-        _TARGET_CACHE[key] = [(name, re.compile("|".join(rf"\b{re.escape(a)}\b" for a in aliases), re.I))
-                              for name, aliases in load_targets().items()]
+    path = taxonomy.targets_path
+    if path not in _TARGET_CACHE:
+        _TARGET_CACHE[path] = [] if path is None else [
+            (name, re.compile("|".join(rf"\b{re.escape(a)}\b" for a in sorted(aliases, key=len, reverse=True)), re.I))
+            for name, aliases in load_targets(path).items()]
+    matches = [(m.start(), m.end(), name) for name, pattern in _TARGET_CACHE[path] for m in pattern.finditer(text)]
+    inside = {(start, end, name) for start, end, name in matches
+              for s, e, other in matches if other != name and s <= start and end <= e and (e - s) > (end - start)}
     found = []
-    for name, pattern in _TARGET_CACHE[key]:
-        if pattern.search(text) and name not in found:
+    for start, end, name in sorted(matches):
+        if (start, end, name) not in inside and name not in found:
             found.append(name)
-    # "Zaporizhzhia" inside "Zaporizhzhia nuclear power plant" is the plant, not the region
-    if "Zaporizhzhia NPP" in found and "Zaporizhzhia" in found:
-        plant = re.compile(r"zaporizh\w*\s+(nuclear|npp|power|plant|station)", re.I)
-        if len(re.findall(r"zaporizh", text, re.I)) == len(plant.findall(text)):
-            found.remove("Zaporizhzhia")
     return found
 
 

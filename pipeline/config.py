@@ -17,9 +17,7 @@ from .errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
-DEFAULT_TAXONOMY = CONFIGS / "issues" / "russia_ukraine.yaml"
-DEFAULT_ACTORS = CONFIGS / "actors" / "russia_ukraine.yaml"
-DEFAULT_TARGETS = CONFIGS / "targets" / "russia_ukraine.yaml"
+DEFAULTS_FILE = CONFIGS / "defaults.yaml"
 DEFAULT_MODEL = ROOT / "models" / "default"
 STANCES = ("favor", "against", "neutral")
 MAXIMALISM_LEVELS = (0, 1, 2, 3)
@@ -29,6 +27,23 @@ M = TypeVar("M", bound=BaseModel)
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _defaults() -> dict[str, Path]:
+    """The taxonomy and actor dictionary Redline reads when no flag names one: configs/defaults.yaml, so that
+    the code knows no negotiation of its own."""
+    try:
+        data = yaml.safe_load(DEFAULTS_FILE.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{DEFAULTS_FILE}: cannot read the defaults: {e}") from e
+    missing = [key for key in ("taxonomy", "actors") if not isinstance(data.get(key), str)]
+    if missing:
+        raise ConfigError(f"{DEFAULTS_FILE}: needs {missing} (paths relative to configs/)")
+    return {key: CONFIGS / data[key] for key in ("taxonomy", "actors")}
+
+
+DEFAULT_TAXONOMY = _defaults()["taxonomy"]
+DEFAULT_ACTORS = _defaults()["actors"]
 
 
 def load_config(path: str | Path, model: type[M]) -> M:
@@ -65,6 +80,16 @@ class Taxonomy(Strict):
     name: str
     description: str = ""
     issues: tuple[Issue, ...]
+    # The places and objects its positions name: a targets dictionary, relative to configs/
+    # (default: targets/<name>.yaml where that exists; none otherwise).
+    targets: str | None = None
+
+    @property
+    def targets_path(self) -> Path | None:
+        if self.targets is not None:
+            return CONFIGS / self.targets
+        path = CONFIGS / "targets" / f"{self.name}.yaml"
+        return path if path.exists() else None
 
     @field_validator("issues")
     @classmethod
@@ -109,7 +134,7 @@ class Actor(Strict):
 
 
 class Role(Strict):
-    """An office held by different people over time: 'the US president' → Biden, then Trump."""
+    """An office held by different people over time: 'the president' → one holder, then the next from the day of the handover."""
 
     aliases: tuple[str, ...]
     holders: tuple[RoleTerm, ...]
@@ -129,7 +154,7 @@ class ActorDictionary(Strict):
     groups: tuple[str, ...]
     actors: tuple[Actor, ...]
     roles: tuple[Role, ...] = ()
-    # Adjectives that place an unknown person in a group: "Ukrainian negotiator Davyd Arakhamia" → Ukraine.
+    # Adjectives that place an unknown person in a group: "Ruritanian negotiator Jan Novak" → Ruritania.
     demonyms: dict[str, str] = Field(default_factory=dict)
     interviewers: tuple[str, ...] = ("Question", "Q", "Reporter", "Journalist", "Moderator", "Interviewer")
 
@@ -159,8 +184,8 @@ def load_actors(path: str | Path = DEFAULT_ACTORS) -> ActorDictionary:
 # --- targets ------------------------------------------------------------------------------------
 
 
-def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, tuple[str, ...]]:
-    """Canonical target name → aliases ("Donetsk" ← "Donetsk region", "Pokrovsk", ...)."""
+def load_targets(path: str | Path) -> dict[str, tuple[str, ...]]:
+    """Canonical target name → aliases ("North Province" ← "the northern province", "Northtown", ...)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -169,3 +194,8 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, tuple[str, ...
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         raise ConfigError(f"{path}: expected a mapping of target name → list of aliases")
     return {str(k): tuple(str(a) for a in v) for k, v in data.items()}
+
+
+def known_targets() -> set[str]:
+    """Every target of every targets dictionary in configs/targets/."""
+    return {name for path in sorted((CONFIGS / "targets").glob("*.yaml")) for name in load_targets(path)}

@@ -38,7 +38,7 @@ TEXT_FIELDS = ("text", "content", "body", "transcript")
 META_FIELDS = ("title", "date", "speaker", "source_type", "source", "url")
 SOURCE_TYPES = {"speech", "press_remarks", "interview", "news_report", "statement", "article"}
 
-# A speaker label at the start of a line: "Vladimir Putin: ...", "Q: ...", "PRESIDENT ZELENSKY: ...".
+# A speaker label at the start of a line: "Jane Smith: ...", "Q: ...", "PRESIDENT SMITH: ...".
 _TURN_LABEL = re.compile(r"^[ \t]*(?P<label>[A-Z][\w.'’\-]*(?:[ \t]+[\w.'’\-]+){0,4})[ \t]*:[ \t]+(?=\S)", re.M)
 _LABEL_LOWER_OK = {"of", "the", "de", "von", "der", "van", "la", "al", "bin", "da"}
 _NOT_SPEAKERS = {"key points", "note", "update", "photo", "source", "read more", "watch", "editor's note",
@@ -160,7 +160,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 
 def _as_cp1252(data: bytes) -> str | None:
-    """The text when `data` reads as Windows-1252 prose (Western European letters and typographic marks, mostly
+    """The text when `data` reads as Windows-1252 prose (Latin letters and typographic marks, mostly
     ASCII), else None: broken UTF-8, Cyrillic in cp1251 and binary would all decode, but to gibberish."""
     if _UTF8_SEQUENCE.search(data):
         return None  # UTF-8 with a damaged byte, not a single-byte encoding

@@ -7,7 +7,9 @@ training time, 0 meaning heads only. Everything is stored as arrays and word lis
 `lexical.json`), never as pickles, so a model folder stays safe to load from anywhere.
 
 Stance and maximalism are read per (statement, issue) pair: the words, the words scoped by the issue
-("territory:never", so each issue learns its own weights), and one-hot keys for the issue and holder group.
+("border:never", so each issue learns its own weights) and one-hot keys for the issue and holder group.
+Maximalism is read from the wording: it leaves the holder keys out and adds the counts of the wording cues
+(cues.py: absolute, firm, hedged, conceding ...), which carry across issues what one issue's words cannot.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import MAXIMALISM_LEVELS, STANCES
+from .cues import cue_counts
 from .errors import ModelError
 
 WEIGHTS = "lexical.safetensors"
@@ -72,8 +75,9 @@ class Lexical:
     """TF-IDF features and three linear models over them (issues one-vs-rest; stance; maximalism)."""
 
     def __init__(self, labels: Sequence[str], words, scoped, keys: Sequence[str], issue: Linear, stance: Linear,
-                 maximalism: Linear, blend: dict[str, float] | None = None):
+                 maximalism: Linear, blend: dict[str, float] | None = None, cues: bool = True):
         self.labels, self.words, self.scoped = tuple(labels), words, scoped
+        self.cues = cues  # maximalism reads the wording cues (cues.py), not the holder; models saved before: False
         self.keys = {k: i for i, k in enumerate(keys)}
         self.issue, self.stance, self.maximalism = issue, stance, maximalism
         self.blend = dict(blend or {"issues": 0.0, "stance": 0.0, "maximalism": 0.0})
@@ -81,8 +85,10 @@ class Lexical:
     # --- fitting --------------------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, labels: Sequence[str], train: Sequence[dict], dev: Sequence[dict]) -> Lexical:
-        """Fit on annotated rows (ANNOTATION.md fields); the regularisation of each model is chosen on dev."""
+    def fit(cls, labels: Sequence[str], train: Sequence[dict], dev: Sequence[dict], cues: bool = True) -> Lexical:
+        """Fit on annotated rows (ANNOTATION.md fields); the regularisation of each model is chosen on dev.
+        `cues=False`: plain word models (maximalism reads the same features as stance), as a user wiring
+        scikit-learn by hand would build them (the TF-IDF peer of benchmarks/)."""
         from .evaluate import issue_metrics, maximalism_metrics, stance_metrics
 
         labels = tuple(labels)
@@ -93,7 +99,7 @@ class Lexical:
         words = _words_vectorizer(min_df=min_df).fit([r["text"] for r in train])
         scoped = _scoped_vectorizer(min_df=min_df).fit([f"{i}\t{r['text']}" for r, i in pairs])
         keys = sorted({k for r, i in pairs for k in pair_keys(i, r.get("actor_group"))})
-        model = cls(labels, words, scoped, keys, None, None, None)
+        model = cls(labels, words, scoped, keys, None, None, None, cues=cues)
         x, dev_x = model._word_features([r["text"] for r in train]), model._word_features([r["text"] for r in dev])
         y = np.array([[i in r["issues"] for i in labels] for r in train], dtype=int)
         dev_gold = [[i for i in r["issues"] if i in labels] for r in dev]
@@ -107,9 +113,23 @@ class Lexical:
             gold_stance, [STANCES[k] for k in m.probs(dev_px).argmax(1)])["macro_f1"])
         levels = [int(r["maximalism"][i]) for r, i in pairs]
         gold_levels = [float(r["maximalism"][i]) for r, i in dev_pairs]
-        model.maximalism = _best(C_GRID, lambda c: _multinomial(px, levels, MAXIMALISM_LEVELS, c), lambda m: -
-                                 maximalism_metrics(gold_levels, list(m.probs(dev_px) @ MAXIMALISM_LEVELS))["mae"])
+        # maximalism is read from the wording, not the holder (as the heads do): the holder keys are left out,
+        # or a side that is often maximal would be read as maximal whatever it says; the cue counts carry
+        # "never", "open to", "does not object" across issues
+        wording = model._maximalism_features(px, [r["text"] for r, _ in pairs])
+        dev_wording = model._maximalism_features(dev_px, [r["text"] for r, _ in dev_pairs])
+        model.maximalism = _best(C_GRID, lambda c: _multinomial(wording, levels, MAXIMALISM_LEVELS, c), lambda m: -
+                                 maximalism_metrics(gold_levels, list(m.probs(dev_wording) @ MAXIMALISM_LEVELS))["mae"])
         return model
+
+    def _without_holder(self, x):
+        """`x` (pair features) with the columns of the holder's group keys set to zero."""
+        from scipy.sparse import diags
+
+        offset = len(self.words.vocabulary_) + len(self.scoped.vocabulary_)
+        keep = np.ones(x.shape[1])
+        keep[[offset + j for key, j in self.keys.items() if not key.startswith("issue=")]] = 0.0
+        return (x @ diags(keep)).tocsr()
 
     # --- scoring --------------------------------------------------------------------------------
 
@@ -131,6 +151,15 @@ class Lexical:
             words = self.words.transform([r["text"] for r, _ in pairs])
         return hstack([words, self.scoped.transform([f"{i}\t{r['text']}" for r, i in pairs]), keys]).tocsr()
 
+    def _maximalism_features(self, x, texts: Sequence[str]):
+        """What the maximalism model reads of pair features `x` (texts: the pairs' texts): the wording, i.e.
+        without the holder keys and with the cue counts; models saved before the cues read `x` as it is."""
+        if not self.cues:
+            return x
+        from scipy.sparse import csr_matrix, hstack
+
+        return hstack([self._without_holder(x), csr_matrix(cue_counts(texts))]).tocsr()
+
     def issue_probs(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of each trained issue per text, shape (n, issues)."""
         return self.issue.probs(self._word_features(texts))
@@ -143,7 +172,8 @@ class Lexical:
         pairs = [({"text": t, "actor_group": g}, issue) for issue in self.labels for t, g in zip(texts, groups)]
         x = self._pair_features(pairs, vstack([self.words.transform(texts)] * k))  # the words once, not per issue
         stance = self.stance.probs(x).reshape(k, n, len(STANCES)).transpose(1, 0, 2)
-        maximalism = self.maximalism.probs(x).reshape(k, n, len(MAXIMALISM_LEVELS)).transpose(1, 0, 2)
+        maximalism = self.maximalism.probs(self._maximalism_features(x, list(texts) * k))
+        maximalism = maximalism.reshape(k, n, len(MAXIMALISM_LEVELS)).transpose(1, 0, 2)
         return stance, maximalism
 
     # --- files ----------------------------------------------------------------------------------
@@ -155,7 +185,7 @@ class Lexical:
         for name, linear in (("issue", self.issue), ("stance", self.stance), ("maximalism", self.maximalism)):
             arrays[f"{name}_coef"], arrays[f"{name}_intercept"] = linear.coef, linear.intercept
         save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}, str(folder / WEIGHTS))
-        meta = {"labels": list(self.labels), "blend": self.blend, "keys": list(self.keys),
+        meta = {"labels": list(self.labels), "blend": self.blend, "keys": list(self.keys), "cues": self.cues,
                 "words": self.words.get_feature_names_out().tolist(),
                 "scoped": self.scoped.get_feature_names_out().tolist()}
         (folder / VOCABULARY).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -180,7 +210,7 @@ class Lexical:
         except (OSError, ValueError, KeyError, SafetensorError) as e:
             raise ModelError(f"{folder}: missing or corrupt lexical model ({WEIGHTS}, {VOCABULARY}): {e}") from e
         return cls(meta["labels"], words, scoped, meta["keys"], linear["issue"], linear["stance"],
-                   linear["maximalism"], meta["blend"])
+                   linear["maximalism"], meta["blend"], meta.get("cues", False))
 
 
 def _best(grid, fit, objective):

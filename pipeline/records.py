@@ -17,7 +17,7 @@ def content_id(*parts: object, length: int = 16) -> str:
 
 @dataclass(frozen=True)
 class Turn:
-    """A speaker turn of a transcript: the speaker `label` ("Vladimir Putin", "Q") said text[start:end]."""
+    """A speaker turn of a transcript: the speaker `label` ("Jane Smith", "Q") said text[start:end]."""
 
     label: str
     start: int
@@ -155,7 +155,7 @@ class Shift:
 
 @dataclass(frozen=True)
 class TargetPrediction:
-    """The model's reading of one statement on one issue for one target it names ("Donetsk", "Kherson").
+    """The model's reading of one statement on one issue for one target it names ("North Province", "the dam").
 
     Where the statement's targets sit in different clauses, `clause` (text[start:end] of the document)
     was scored alone (`split`); otherwise the statement's own prediction holds for each target.
@@ -165,7 +165,7 @@ class TargetPrediction:
     model_id: str
     issue: str
     target: str
-    named: str  # the target as the text names it: "Donbas" for the target "Donetsk"
+    named: str  # the target as the text names it: "the east" for the target "North Province"
     stance: str
     maximalism: float
     confidence: float

@@ -63,7 +63,8 @@ def space_data(rows: Sequence[Mapping], target_rows: Sequence[Mapping], sides: S
             periods[p.period] = p.period_start
     keys = sorted({key for by_key in table.values() for key in by_key}, key=lambda k: (k.split(TARGET_JOIN)[0], k))
     data = {"sides": table, "keys": keys, "periods": sorted(periods, key=periods.get), "firm": config.categories["firm"],
-            "scale": [list(SCALE_LOW), list(SCALE_HIGH)], "pair": list(sides[:2])}
+            "scale": [list(SCALE_LOW), list(SCALE_HIGH)], "pair": list(sides[:2]),
+            "trend": {"min_statements": config.min_statements, "min_change": config.min_change}}
     return data, evidence
 
 
@@ -72,7 +73,8 @@ def space_section(sides: Sequence[str]) -> str:
     options = "".join(f'<option value="{escape(s)}">{escape(s)}</option>' for s in sides)
     return ('<section id="space"><h2>Bargaining space <small>(gap per issue × period: 0 the sides agree or one '
             "concedes, 3 wholly opposed and both maximal; ◦ room to bargain: opposed, one side flexible or "
-            "conceding; click a cell for both sides' statements)</small></h2>"
+            "conceding; ↘ closing, ↗ opening since the period before, by the test of `redline space`; click a cell for "
+            "both sides' statements)</small></h2>"
             f'<nav class="filters"><label>side A <select id="space-a">{options}</select></label>'
             f'<label>side B <select id="space-b">{options}</select></label></nav>'
             '<div id="space-body" class="scroll-x"></div></section>')

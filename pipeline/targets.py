@@ -1,12 +1,12 @@
 """Targets: a position per place or object where one statement makes different demands on each.
 
-"He continues to seek full control of Donetsk but appears satisfied freezing the lines of contact in
-Zaporizhzhia and Kherson" is one `territory` statement with three targets and two demands. Where a
+"He continues to seek full control of the north but appears satisfied freezing the lines in the east and
+the south" is one statement on a border issue with three targets and two demands. Where a
 statement's targets of one issue sit in different clauses (coordinated predicates, "while"/"whereas"
 clauses, ";"), each clause is made a sentence of its own ("He appears satisfied freezing the lines ...") and
 scored by the model on the statement's issues only; elsewhere the statement's prediction holds for each of
 its targets. Targets are the canonical names of the targets dictionary (configs/targets/); configs/terms.yaml
-says which targets belong to which issue and which name several ("Donbas" → Donetsk, Luhansk).
+says which targets belong to which issue and which name several ("the east" → North Province, South Province).
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def _targets_by_issue(statement: Statement, predictions: Sequence[Prediction], m
 
 
 def _named_in(clauses: Sequence[Clause], text: str, issue: str, model, config: TermsConfig) -> list[_Named]:
-    """The issue's targets clause by clause; a clause naming none joins the one before it ("Russia will never
-    give up Crimea, and that is final"), or is left out where it comes first."""
+    """The issue's targets clause by clause; a clause naming none joins the one before it ("They will never
+    give up the island, and that is final"), or is left out where it comes first."""
     from .classify import find_targets  # here, so that the engine imports torch only when it classifies
 
     per_clause = [[(t, named) for named in find_targets(text[c.start:c.end], model.taxonomy)

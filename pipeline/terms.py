@@ -1,11 +1,11 @@
 """Terms: what an actor insists on and where it bends, issue by issue and target by target, as of a date.
 
-A term is the actor's position on one issue (or one target of an issue: "territory · Donetsk") over the
+A term is the actor's position on one issue (or one target of an issue: "border · North Province") over the
 window of statements up to the date: confidence-weighted maximalism with its bootstrap 90 % interval (the
 timeline's estimate), the majority stance, a category (non-negotiable, firm, flexible, conceded; thresholds
 in configs/terms.yaml), the statements behind it, and the change against the window a period earlier (the
 timeline's shift test: hardened, softened, unchanged; new where the actor said nothing on it then).
-A person's terms include what is held by their group itself ("Moscow signalled ..." for Putin).
+A person's terms include what is held by their group itself ("the capital signalled ..." for its president).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from .aggregate import OVERALL, detect_shifts, positions_by_period
-from .config import CONFIGS, STANCES, Strict, load_config, load_targets
+from .config import CONFIGS, STANCES, Strict, known_targets, load_config
 from .errors import ConfigError, TimelineError
 from .records import Position
 
 DEFAULT_TERMS = CONFIGS / "terms.yaml"
 CATEGORIES = ("non-negotiable", "firm", "flexible", "conceded")
 CHANGES = ("hardened", "softened", "unchanged", "new")
-TARGET_JOIN = " · "  # "territory · Donetsk": issue ids have no spaces, so this key cannot be an issue id
+TARGET_JOIN = " · "  # "border · North Province": issue ids have no spaces, so this key cannot be an issue id
 
 
 class TermsConfig(Strict):
@@ -57,7 +57,7 @@ class TermsConfig(Strict):
         return next(name for name, low in self.categories.items() if maximalism >= low)
 
     def targets_of(self, issue: str, named: str) -> tuple[str, ...]:
-        """The targets of `issue` that a text naming `named` speaks about ("Donbas" → Donetsk, Luhansk)."""
+        """The targets of `issue` that a text naming `named` speaks about ("the east" → North Province, South Province)."""
         own = self.target_issues.get(issue, ())
         return tuple(t for t in self.target_parts.get(named, (named,)) if t in own)
 
@@ -65,7 +65,7 @@ class TermsConfig(Strict):
 def load_terms_config(path: str | Path = DEFAULT_TERMS) -> TermsConfig:
     """Read a terms config; every target it names must be in the targets dictionary."""
     config = load_config(path, TermsConfig)
-    known = set(load_targets())
+    known = known_targets()
     named = {("target_issues", k, t) for k, ts in config.target_issues.items() for t in ts}
     named |= {("target_parts", k, t) for k, ts in config.target_parts.items() for t in (k, *ts)}
     unknown = sorted(where for where in named if where[2] not in known)
@@ -81,7 +81,7 @@ def load_terms_config(path: str | Path = DEFAULT_TERMS) -> TermsConfig:
 
 def side_rows(rows: Sequence[Mapping], name: str) -> list[Mapping]:
     """`Store.statements()` rows that speak for `name`: every member's for a group; a person's own and those
-    held by the person's group itself ("Russia" for Putin)."""
+    held by the person's group itself (the state for its president)."""
     if any(row["actor_group"] == name for row in rows):
         return [row for row in rows if row["actor_group"] == name]
     own = [row for row in rows if row["actor"] == name]

@@ -145,3 +145,10 @@ def test_a_frame_set_off_by_commas_names_the_holder(attribute_text):
     (statement,) = attribute_text("That offer, which Kyiv made public, is not on the table.", date="2024-07-05",
                                   source_type="news_report")
     assert statement.actor == "author"
+
+
+def test_a_supposed_clause_inside_a_report_keeps_the_reported_speaker(attribute_text):
+    (statement,) = attribute_text("Emmanuel Macron has said that if Russia broke through the front and Kyiv asked "
+                                  "for help, the question of sending Western troops would legitimately arise.",
+                                  date="2024-05-02", source_type="news_report")
+    assert (statement.actor, statement.attribution) == ("Emmanuel Macron", "reported")

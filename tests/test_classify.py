@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
-from pipeline.classify import RedlineModel, find_targets
+from pipeline.classify import RedlineModel, find_targets, issue_clauses
 from pipeline.config import load_taxonomy
 from pipeline.errors import ModelError
 from pipeline.evaluate import evaluate_model
@@ -161,6 +162,35 @@ def test_targets_are_normalised_through_the_dictionary():
     assert find_targets("The lines in Zaporizhzhia and Kherson would be frozen.", taxonomy) == ["Zaporizhzhia", "Kherson"]
 
 
+@pytest.mark.parametrize("text, clauses", [
+    ("Membership is a red line for us, but we do not object to the other accession.",
+     ["Membership is a red line for us", "we do not object to the other accession."]),
+    ("For example, while in the capital, he said the army cap stays; the rest is open to talks.",
+     ["For example, while in the capital, he said the army cap stays", "the rest is open to talks."]),
+    ("This region stays ours whereas the plant could be run jointly.", ["This region stays ours", "the plant could be run jointly."]),
+    ("We will talk, but not now.", ["We will talk, but not now."]),  # a four-word piece is no clause
+])
+def test_issue_clauses_split_at_contrasts_and_semicolons(text, clauses):
+    assert issue_clauses(text) == clauses
+
+
+def test_two_issues_in_two_clauses_each_get_their_own_maximalism():
+    import pipeline
+
+    model = pipeline.load()
+    text = ("Ukraine's membership in NATO is a red line for Russia, but Moscow does not object to "
+            "Ukraine joining the European Union.")
+    (split,) = model.tag(text, groups=["Russia"])
+    model.clause_readings = False
+    (whole,) = model.tag(text, groups=["Russia"])
+    assert split["issues"] == whole["issues"] == ["nato_membership", "eu_membership"]
+    assert split["stance"] == {"nato_membership": "against", "eu_membership": "favor"}
+    # the sentence-level reading pulls the two demands towards each other; the clause reading does not
+    assert split["maximalism"]["eu_membership"] < whole["maximalism"]["eu_membership"]
+    assert split["maximalism"]["nato_membership"] > whole["maximalism"]["nato_membership"]
+    assert split["maximalism"]["eu_membership"] < 0.5 and split["maximalism"]["nato_membership"] >= 2
+
+
 def test_python_api_and_spacy_component():
     import pipeline
     import pipeline.spacy_component  # noqa: F401  registers the factory
@@ -193,6 +223,17 @@ def test_word_models_are_saved_as_arrays_and_blended_with_weights_chosen_on_dev(
     (broken / "lexical.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ModelError, match="lexical"):
         RedlineModel.load(broken)
+
+
+def test_word_maximalism_reads_the_wording_not_the_holder(tiny_model):
+    model = RedlineModel.load(tiny_model)
+    text = "We could perhaps discuss the neutrality question."
+    _, one = model.lexical.pair_probs([text], ["Russia"])
+    _, other = model.lexical.pair_probs([text], ["Ukraine"])
+    assert np.allclose(one, other)  # the same words from either side: the same maximalism
+    stance_one, _ = model.lexical.pair_probs([text], ["Russia"])
+    stance_other, _ = model.lexical.pair_probs([text], ["Ukraine"])
+    assert model.lexical.cues and not np.allclose(stance_one, stance_other)  # stance still knows the side
 
 
 def test_a_heads_only_model_has_no_word_models(tiny_config, tiny_model, tmp_path):

@@ -134,3 +134,27 @@ def test_terms_and_space_heatmap_render_for_the_sides_picked(report, timeline_st
                      rf'title="Ukraine [^"]*: gap {cell.gap:.2f} [^"]*" style="[^"]+">{cell.gap:.1f}</td></tr>', body)
     panel = shown.stdout.split('id="evidence-body"', 1)[1].split("</aside>", 1)[0]
     assert "Vladimir Putin · territory as of 2025-02-03" in panel and "second line" in panel
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)")
+def test_space_heatmap_marks_the_trend_that_redline_space_finds(space_store, tmp_path):
+    from pipeline.space import bargaining_space
+
+    with Store(space_store, read_only=True) as store:
+        (page,) = export(store, "html", tmp_path / "space.html")
+        space = bargaining_space(store.statements(), store.target_predictions(), "Russia", "Ukraine", "quarter")
+    shown = chromium(page, "--dump-dom", fragment="#a=Russia&b=Ukraine")
+    assert console_errors(shown.stderr) == []
+    body = shown.stdout.split('id="space-body"', 1)[1].split("</section>", 1)[0]
+    marked = {}
+    for row in re.findall(r'<tr data-key="([^"]+)">(.*?)</tr>', body):
+        cells = re.findall(r"<td( [^>]*)?>([^<]*)</td>", row[1])
+        marked[row[0]] = [re.search(r'data-trend="(\w+)"', attrs or "") for attrs, _ in cells]
+    expected = {}
+    for cell in space.cells:
+        key = cell.issue + (f" · {cell.target}" if cell.target else "")
+        if cell.trend in ("closing", "opening"):
+            expected.setdefault(key, []).append(cell.trend)
+    assert any("closing" in trends for trends in expected.values())  # the generated data converges somewhere
+    for key, trends in expected.items():
+        assert [m.group(1) for m in marked[key] if m and m.group(1) != "stable"] == trends, key

@@ -112,3 +112,26 @@ def test_the_store_keeps_target_readings_and_a_rerun_adds_none(tmp_path, nlp):
                                                                      ("Zaporizhzhia", 0.0)]
     donetsk = next(r for r in rows if r["target"] == "Donetsk")
     assert SEED_SENTENCE[donetsk["start"]:donetsk["end"]] == "He continues to seek full control of Donetsk"
+
+
+def test_each_taxonomy_reads_its_own_targets_dictionary():
+    from pipeline.classify import find_targets
+    from pipeline.config import CONFIGS, load_taxonomy
+
+    default, iran = load_taxonomy(), load_taxonomy(CONFIGS / "issues" / "iran_nuclear.yaml")
+    text = "Tehran will not give up enrichment at Fordow, and the plant in Zaporizhzhia must be returned."
+    assert find_targets(text, iran) == ["Fordow"]
+    assert find_targets(text, default) == ["Zaporizhzhia"]
+
+
+def test_a_name_inside_a_longer_name_of_another_target_does_not_count(tmp_path):
+    from pipeline.classify import find_targets
+    from pipeline.config import Taxonomy, load_taxonomy
+
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("North Province: [North Province, Northtown]\n"
+                       "Northtown dam: [Northtown dam, the dam]\n", encoding="utf-8")
+    taxonomy = Taxonomy(**{**load_taxonomy().model_dump(), "targets": str(targets)})
+    assert find_targets("The Northtown dam stays under inspection.", taxonomy) == ["Northtown dam"]
+    assert find_targets("Northtown and the Northtown dam.", taxonomy) == ["North Province", "Northtown dam"]
+    assert find_targets("The Zaporizhzhia nuclear power plant was shelled.", load_taxonomy()) == ["Zaporizhzhia NPP"]

@@ -128,16 +128,41 @@ def test_the_brief_groups_terms_by_category_with_their_evidence():
 
 
 @pytest.fixture(scope="module")
-def seed_terms(tmp_path_factory) -> dict:
+def seed_store(tmp_path_factory):
     if not SEED.exists():
         pytest.skip("../shared/examples/seed-article.md is not present")
     folder = tmp_path_factory.mktemp("seed")
     shutil.copy(SEED, folder / SEED.name)
     store = folder / "seed.duckdb"
     assert _redline("run", str(folder / SEED.name), "--store", str(store)).returncode == 0
-    result = _redline("terms", "--store", str(store), "--actor", "Vladimir Putin", "--format", "json")
+    return store
+
+
+@pytest.fixture(scope="module")
+def seed_terms(seed_store) -> dict:
+    result = _redline("terms", "--store", str(seed_store), "--actor", "Vladimir Putin", "--format", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def test_seed_statements_carry_the_articles_demands(seed_store):
+    """Statement by statement (issue 4): Putin's or Russia's NATO redline, EU concession, Donetsk demand and
+    softened demilitarisation demand, as the default model reads them."""
+    from pipeline.store import Store
+
+    with Store(seed_store, read_only=True) as store:
+        rows = [r for r in store.statements() if r["actor"] in ("Vladimir Putin", "Russia")]
+
+    def reading(issue: str, words: str) -> tuple[str, float, list]:
+        (row,) = [r for r in rows if words in r["text"] and issue in r["issues"]]
+        return row["stance"][issue], row["maximalism"][issue], row["targets"]
+
+    stance, level, _ = reading("nato_membership", "membership in NATO is a redline")
+    assert stance == "against" and level >= 2.5
+    assert reading("eu_membership", "does not object to Ukraine’s entrance into the EU")[1] <= 1
+    _, level, targets = reading("territory", "full control of Donetsk")
+    assert "Donetsk" in targets and level >= 2
+    assert reading("military_limits", "would not object to a defensively armed")[1] <= 1.5
 
 
 def test_seed_terms_are_putins_and_russias_as_of_the_article(seed_terms):
@@ -151,26 +176,15 @@ def test_seed_terms_are_putins_and_russias_as_of_the_article(seed_terms):
                                         for e in line["evidence"])
 
 
-def _model_reads(reading: str):
-    """A mark for an expectation the default model does not meet yet (the lead is improving the model)."""
-    return pytest.mark.xfail(strict=False, reason=f"model-dependent: the default model reads {reading}")
-
-
 @pytest.mark.parametrize("issue, target, categories, sentence", [
-    pytest.param("nato_membership", None, {"non-negotiable"}, "membership in NATO is a redline",
-                 marks=_model_reads("NATO as firm (~1.5–2.3), not ≥ 2.5")),
-    pytest.param("eu_membership", None, {"conceded"}, "does not object to Ukraine’s entrance into the EU",
-                 marks=_model_reads("no EU issue, or EU at ~0.5 (flexible)")),
+    ("nato_membership", None, {"non-negotiable"}, "membership in NATO is a redline"),
+    ("eu_membership", None, {"conceded"}, "does not object to Ukraine’s entrance into the EU"),
     ("security_guarantees", None, {"flexible"}, "open to discussing some kind of security guarantee"),
     ("military_limits", None, {"flexible", "conceded"}, "would not object to a defensively armed"),
     ("territory", "Donetsk", {"firm", "non-negotiable"}, "full control of Donetsk"),
-    pytest.param("territory", "Zaporizhzhia", {"flexible", "conceded"}, "freezing the lines of contact in Zaporizhzhia",
-                 marks=_model_reads("the freeze clause at ~1.9 (firm); default@4d544a1699ec read 0.36")),
-    pytest.param("territory", "Kherson", {"flexible", "conceded"},
-                 "freezing the lines of contact in Zaporizhzhia and Kherson",
-                 marks=_model_reads("the freeze clause at ~1.9 (firm); default@4d544a1699ec read 0.36")),
-    pytest.param("nuclear_plant", None, {"flexible", "conceded"}, "oversee the Zaporizhzhia Nuclear Power Plant",
-                 marks=_model_reads("the plant sentence at ~1.5 (firm); default@4d544a1699ec read 1.0")),
+    ("territory", "Zaporizhzhia", {"flexible", "conceded"}, "freezing the lines of contact in Zaporizhzhia"),
+    ("territory", "Kherson", {"flexible", "conceded"}, "freezing the lines of contact in Zaporizhzhia and Kherson"),
+    ("nuclear_plant", None, {"flexible", "conceded"}, "oversee the Zaporizhzhia Nuclear Power Plant"),
 ])
 def test_seed_terms_match_the_article(seed_terms, issue, target, categories, sentence):
     lines = [t for t in seed_terms["terms"] if (t["issue"], t["target"]) == (issue, target)]

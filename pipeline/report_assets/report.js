@@ -76,16 +76,30 @@
     return "rgb(" + low.map((l, i) => Math.round(l + (high[i] - l) * t)).join(",") + ")";
   }
 
-  function spaceCell(name, a, b) {
+  // The trend of pipeline/space.py: closing or opening where the gap's intervals against the period before do
+  // not overlap, it moved more than min_change and every position rests on min_statements statements.
+  function trend(before, a, b) {
+    if (!before) return "";
+    const [a0, b0] = before, rule = data.space.trend;
+    const n = Math.min(a[4], b[4], a0[4], b0[4]), now = gap(a, b, 0), then = gap(a0, b0, 0);
+    const separated = gap(a, b, 2) < gap(a0, b0, 1) || gap(a0, b0, 2) < gap(a, b, 1);
+    if (n < rule.min_statements || !separated || Math.abs(now - then) <= rule.min_change) return "stable";
+    return now < then ? "closing" : "opening";
+  }
+
+  function spaceCell(name, a, b, before) {
     const td = element("td");
     if (!a || !b) return td;
     const value = gap(a, b, 0), room = a[3] * b[3] < 0 && Math.min(a[0], b[0]) < data.space.firm;
-    td.textContent = value.toFixed(1) + (room ? " ◦" : "");
+    const moved = trend(before, a, b), arrow = { closing: " ↘", opening: " ↗" }[moved] || "";
+    td.textContent = value.toFixed(1) + (room ? " ◦" : "") + arrow;
+    if (moved) td.dataset.trend = moved;
     td.style.background = color(value);
     td.style.color = value > 1.8 ? "#fff" : "#222";
     td.dataset.pair = a[5] + " " + b[5];
     td.title = name[0] + " " + a[0].toFixed(2) + " (" + a[4] + ") vs " + name[1] + " " + b[0].toFixed(2) + " (" +
-      b[4] + "): gap " + value.toFixed(2) + " [" + gap(a, b, 1).toFixed(2) + "–" + gap(a, b, 2).toFixed(2) + "]";
+      b[4] + "): gap " + value.toFixed(2) + " [" + gap(a, b, 1).toFixed(2) + "–" + gap(a, b, 2).toFixed(2) + "]" +
+      (moved ? "; " + moved + " since the period before" : "");
     return td;
   }
 
@@ -111,7 +125,12 @@
       const tr = rows.appendChild(element("tr"));
       tr.dataset.key = k;
       tr.appendChild(element("th", "", k));
-      periods.forEach((p) => tr.appendChild(spaceCell(names, (one[k] || {})[p], (two[k] || {})[p])));
+      let before = null;
+      periods.forEach((p) => {
+        const a = (one[k] || {})[p], b = (two[k] || {})[p];
+        tr.appendChild(spaceCell(names, a, b, before));
+        if (a && b) before = [a, b];
+      });
     }
     body.replaceChildren(table);
   }
