@@ -42,8 +42,9 @@ def _defaults() -> dict[str, Path]:
     return {key: CONFIGS / data[key] for key in ("taxonomy", "actors")}
 
 
-DEFAULT_TAXONOMY = _defaults()["taxonomy"]
-DEFAULT_ACTORS = _defaults()["actors"]
+_DEFAULTS = _defaults()
+DEFAULT_TAXONOMY = _DEFAULTS["taxonomy"]
+DEFAULT_ACTORS = _DEFAULTS["actors"]
 
 
 def load_config(path: str | Path, model: type[M]) -> M:

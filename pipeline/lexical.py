@@ -126,7 +126,7 @@ class Lexical:
         """`x` (pair features) with the columns of the holder's group keys set to zero."""
         from scipy.sparse import diags
 
-        offset = len(self.words.vocabulary_) + len(self.scoped.vocabulary_)
+        offset = len(self.words.idf_) + len(self.scoped.idf_)
         keep = np.ones(x.shape[1])
         keep[[offset + j for key, j in self.keys.items() if not key.startswith("issue=")]] = 0.0
         return (x @ diags(keep)).tocsr()
