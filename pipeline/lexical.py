@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,8 +116,8 @@ class Lexical:
         # maximalism is read from the wording, not the holder (as the heads do): the holder keys are left out,
         # or a side that is often maximal would be read as maximal whatever it says; the cue counts carry
         # "never", "open to", "does not object" across issues
-        wording = model._maximalism_features(px, [r["text"] for r, _ in pairs])
-        dev_wording = model._maximalism_features(dev_px, [r["text"] for r, _ in dev_pairs])
+        wording = model._maximalism_features(px, lambda: cue_counts([r["text"] for r, _ in pairs]))
+        dev_wording = model._maximalism_features(dev_px, lambda: cue_counts([r["text"] for r, _ in dev_pairs]))
         model.maximalism = _best(C_GRID, lambda c: _multinomial(wording, levels, MAXIMALISM_LEVELS, c), lambda m: -
                                  maximalism_metrics(gold_levels, list(m.probs(dev_wording) @ MAXIMALISM_LEVELS))["mae"])
         return model
@@ -151,14 +151,14 @@ class Lexical:
             words = self.words.transform([r["text"] for r, _ in pairs])
         return hstack([words, self.scoped.transform([f"{i}\t{r['text']}" for r, i in pairs]), keys]).tocsr()
 
-    def _maximalism_features(self, x, texts: Sequence[str]):
-        """What the maximalism model reads of pair features `x` (texts: the pairs' texts): the wording, i.e.
-        without the holder keys and with the cue counts; models saved before the cues read `x` as it is."""
+    def _maximalism_features(self, x, cues: Callable[[], np.ndarray]):
+        """What the maximalism model reads of pair features `x`: the wording, i.e. without the holder keys and
+        with the pairs' cue counts (`cues()`, called only when needed); models saved before the cues read `x`."""
         if not self.cues:
             return x
         from scipy.sparse import csr_matrix, hstack
 
-        return hstack([self._without_holder(x), csr_matrix(cue_counts(texts))]).tocsr()
+        return hstack([self._without_holder(x), csr_matrix(cues())]).tocsr()
 
     def issue_probs(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of each trained issue per text, shape (n, issues)."""
@@ -172,7 +172,8 @@ class Lexical:
         pairs = [({"text": t, "actor_group": g}, issue) for issue in self.labels for t, g in zip(texts, groups)]
         x = self._pair_features(pairs, vstack([self.words.transform(texts)] * k))  # the words once, not per issue
         stance = self.stance.probs(x).reshape(k, n, len(STANCES)).transpose(1, 0, 2)
-        maximalism = self.maximalism.probs(self._maximalism_features(x, list(texts) * k))
+        # the cue counts of the batch once, not once per issue
+        maximalism = self.maximalism.probs(self._maximalism_features(x, lambda: np.tile(cue_counts(texts), (k, 1))))
         maximalism = maximalism.reshape(k, n, len(MAXIMALISM_LEVELS)).transpose(1, 0, 2)
         return stance, maximalism
 
