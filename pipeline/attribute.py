@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .config import ActorDictionary
 from .records import Document, Sentence, Statement
+from .segment import entities
 
 AUTHOR = "author"
 INTERVIEWER_CUE = "interviewer:"  # the cue of a question's statement: it names positions, holds none
@@ -433,7 +434,7 @@ def _resolve_phrase(head, ctx: _Context, attribution: str, verb: str) -> Holder 
     if covering or (mentions and head.lower_ in STAND_INS):  # not "a government building in the capital"
         start, end, name = covering[0] if covering else _preferred(mentions, ctx)
         return ctx.resolver.holder(name, attribution, f"{verb}:{phrase[start:end]}")
-    if head.ent_type_ in ("PERSON", "ORG") and head.pos_ == "PROPN":  # a name the dictionary lacks
+    if head.pos_ == "PROPN" and entities(head.doc)[head.i].ent_type_ in ("PERSON", "ORG"):  # a name not listed
         ent = next((e for e in head.doc.ents if e.start <= head.i < e.end), None)
         name = ent.text if ent is not None else head.text
         group = (ctx.resolver.holder(mentions[0][2], "", "").group if mentions else None) \
@@ -493,6 +494,7 @@ def _named_source(span, ctx: _Context) -> Holder | None:
               if ctx.resolver.holder(m[2], "", "").kind == "person"]
     if people:
         return ctx.resolver.holder(people[0][2], "quote", f"source:{people[0][2]}")
+    entities(span.doc)
     ent = next((e for e in span.ents if e.label_ == "PERSON"), None)
     return Holder(ent.text, "other", "person", "quote", f"source:{ent.text}") if ent is not None else None
 

@@ -180,6 +180,17 @@ def promotions(models_dir: str | Path = MODELS) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _members(state: dict) -> list[dict]:
+    """The per-member state dicts of saved heads: one for a single set, one per member for an ensemble."""
+    if not any(k.startswith("members.") for k in state):
+        return [state]
+    grouped: dict[int, dict] = {}
+    for key, value in state.items():
+        _, n, rest = key.split(".", 2)
+        grouped.setdefault(int(n), {})[rest] = value
+    return [grouped[n] for n in sorted(grouped)]
+
+
 # --- starting a training from a model -----------------------------------------------------------
 
 
@@ -193,8 +204,18 @@ class StartingHeads:
     state: dict
 
     def load_into(self, heads) -> None:
+        """Load the weights into `heads`. Between one set of heads and an ensemble, or ensembles of different
+        sizes, member n starts from the starting model's member n modulo its size (one set counts as one)."""
+        members = getattr(heads, "members", None)
+        sources = _members(self.state)
         try:
-            heads.load_state_dict(self.state)
+            if members is None and len(sources) == 1:
+                heads.load_state_dict(sources[0])
+            elif members is None:
+                raise RuntimeError(f"an ensemble of {len(sources)} heads cannot start a single set of heads")
+            else:
+                for n, member in enumerate(members):
+                    member.load_state_dict(sources[n % len(sources)])
         except RuntimeError as e:
             raise ModelError(f"{self.path}: its head weights do not fit this version's heads ({e}); "
                              "train from scratch (no --from)") from e

@@ -21,6 +21,8 @@ _HAS_WORD = re.compile(r"\w")
 MAX_CHUNK_CHARS = 2_000
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 _SPACE = re.compile(r"\s+")
+LAZY_PIPES = ("ner",)  # components that run only on the lines that need them (see `entities`)
+PENDING = "redline_pending_pipes"  # Doc.user_data key: the components not yet run on that doc
 
 
 @lru_cache(maxsize=4)
@@ -69,18 +71,31 @@ def _pieces(text: str, start: int, end: int, turn: int | None) -> Iterator[tuple
 
 def segment_documents(documents: Iterable[Document], nlp=None, batch_size: int = 64,
                       n_process: int = 1) -> Iterator[tuple[Document, list[Sentence]]]:
-    """Each document with its sentences, in order; spaCy runs over all lines in batches."""
+    """Each document with its sentences, in order; spaCy runs over all lines in batches. The entity
+    recogniser is left for later (see `entities`): attribution asks for entities only where its actor
+    dictionary finds no name, and the recogniser costs as much as the rest of the pipeline together."""
     nlp = nlp or load_spacy()
     documents = list(documents)
     tasks = [(doc.text[start:end], (i, start, turn))
              for i, doc in enumerate(documents) for start, end, turn in document_chunks(doc)]
     sentences: list[list[Sentence]] = [[] for _ in documents]
-    for parsed, (i, chunk_start, turn) in nlp.pipe(tasks, as_tuples=True, batch_size=batch_size, n_process=n_process):
-        for sent in parsed.sents:
-            sentence = _sentence(documents[i], len(sentences[i]), chunk_start, sent, turn)
-            if sentence is not None:
-                sentences[i].append(sentence)
+    lazy = [name for name in LAZY_PIPES if name in nlp.pipe_names]
+    with nlp.select_pipes(disable=lazy):
+        parsed_lines = nlp.pipe(tasks, as_tuples=True, batch_size=batch_size, n_process=n_process)
+        for parsed, (i, chunk_start, turn) in parsed_lines:
+            parsed.user_data[PENDING] = [nlp.get_pipe(name) for name in lazy]
+            for sent in parsed.sents:
+                sentence = _sentence(documents[i], len(sentences[i]), chunk_start, sent, turn)
+                if sentence is not None:
+                    sentences[i].append(sentence)
     yield from zip(documents, sentences)
+
+
+def entities(doc):
+    """`doc` with its named entities: the components `segment_documents` left out run on first use."""
+    for pipe in doc.user_data.pop(PENDING, ()):
+        pipe(doc)
+    return doc
 
 
 def _sentence(document: Document, index: int, chunk_start: int, sent, turn: int | None) -> Sentence | None:

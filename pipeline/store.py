@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +26,10 @@ from .errors import StoreError
 from .records import Document, Position, Prediction, Problem, Statement, TargetPrediction, content_id
 
 SCHEMA_VERSION = 1
+# DuckDB's buffer pool, which otherwise keeps every block a run writes (up to 80 % of the machine's memory):
+# a run over 100,000 documents would hold most of its store in memory. Blocks on disk are evicted past the
+# limit; large queries spill to a temporary folder beside the store. $REDLINE_STORE_MEMORY overrides it.
+MEMORY_LIMIT = "128MB"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS runs (
@@ -67,12 +72,16 @@ CREATE TABLE IF NOT EXISTS exports (
 class Store:
     """A Redline store on disk. Use as a context manager; only one process may hold it at a time."""
 
-    def __init__(self, path: str | Path, read_only: bool = False):
+    def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str | None = None):
         self.path = Path(path)
+        memory_limit = memory_limit or os.environ.get("REDLINE_STORE_MEMORY") or MEMORY_LIMIT
+        if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", memory_limit.strip(), re.IGNORECASE):
+            raise StoreError(f"store memory limit {memory_limit!r} (REDLINE_STORE_MEMORY or memory_limit) is not "
+                             "a size such as 128MB or 2GB")
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no such store; create one with `redline run INPUT --store {self.path}`")
         try:
-            self.db = duckdb.connect(str(self.path), read_only=read_only)
+            self.db = duckdb.connect(str(self.path), read_only=read_only, config={"memory_limit": memory_limit})
         except duckdb.IOException as e:
             if "lock" in str(e).lower():
                 pid = re.search(r"\(PID (\d+)\)", str(e))

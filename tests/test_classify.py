@@ -7,12 +7,14 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
-from pipeline.classify import RedlineModel, find_targets, issue_clauses
+from pipeline.classify import RedlineModel, build_heads, find_targets, issue_clauses
 from pipeline.config import load_taxonomy
 from pipeline.errors import ModelError
 from pipeline.evaluate import evaluate_model
 from pipeline.records import Statement
+from pipeline.registry import start_heads
 from pipeline.train import TrainingConfig, config_yaml, train
 
 from .conftest import ROOT
@@ -111,6 +113,29 @@ def test_card_records_labels_hashes_and_metrics(tiny_model):
 def test_training_is_reproducible(tiny_config, tiny_model):
     again = train(tiny_config)
     assert again.model_id == RedlineModel.load(tiny_model).model_id
+
+
+def test_an_ensemble_averages_heads_trained_from_different_seeds(tiny_config, tiny_model, tmp_path):
+    config = tiny_config.model_copy(update={"ensemble": 3})
+    model = train(config)
+    members = model.heads.members
+    assert len(members) == 3 and not torch.equal(members[0].issue[1].weight, members[1].issue[1].weight)
+    texts, groups = ["Ukraine will never join NATO.", "We welcome Kyiv's EU candidacy."], ["Russia", "Europe"]
+    feats = model.features(texts)
+    args = (feats["h"], feats["keywords"][:, :2], feats["similarity"][:, :2], feats["cues"])
+    with torch.inference_mode():
+        mean = torch.stack([m.issue_logits(*args) for m in members]).mean(0)
+        assert torch.allclose(model.heads.issue_logits(*args), mean)
+    model.save(tmp_path / "ensemble", config_yaml(config))
+    loaded = RedlineModel.load(tmp_path / "ensemble")
+    assert json.loads((tmp_path / "ensemble" / "card.json").read_text())["heads"]["members"] == 3
+    assert abs(loaded.score(texts, groups).stance_probs - model.score(texts, groups).stance_probs).max() < 1e-5
+    assert loaded.tag(texts[:1], ["Russia"])[0]["stance"] == {"nato_membership": "against"}
+    # a single set of heads starts every member of an ensemble (`redline train --from`)
+    single = RedlineModel.load(tiny_model)
+    fresh = build_heads(single.encoder.dim, 2, len(single.groups), 32, 0.0, members=2)
+    start_heads(tiny_model, single.labels, single.card["encoder"]["name"], 32).load_into(fresh)
+    assert all(torch.equal(m.stance[1].weight, single.heads.stance[1].weight) for m in fresh.members)
 
 
 def test_missing_or_corrupt_weights_are_refused(tiny_model, tmp_path):

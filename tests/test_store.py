@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pytest
 
 from pipeline.engine import run
@@ -79,3 +80,29 @@ def test_samples_end_to_end(tmp_path):
         rows = store.statements()
     assert len(rows) >= 150
     assert {"turn", "quote", "reported", "pronoun", "speaker"} <= {r["attribution"] for r in rows}
+
+
+def _duckdb_memory_mb(store: Store) -> float:
+    return store.db.execute("SELECT sum(memory_usage_bytes) / 2 ** 20 FROM duckdb_memory()").fetchall()[0][0] or 0
+
+
+def test_a_growing_store_stays_within_its_memory_limit(tmp_path):
+    """DuckDB keeps the blocks a run writes in memory unless told a limit: without one, a long run's memory
+    grows with its store. With the limit, 150 MB of vectors pass through a 64 MB buffer pool."""
+    rng = np.random.default_rng(0)
+    with Store(tmp_path / "s.duckdb", memory_limit="64MB") as store:
+        for batch in range(25):
+            keys = [f"{batch}-{i}" for i in range(4000)]
+            store.add_embeddings("enc", keys, rng.random((4000, 384), dtype=np.float32))
+            assert _duckdb_memory_mb(store) <= 64
+        assert store.embeddings("enc", ["24-3999"])["24-3999"].shape == (384,)
+
+
+def test_the_store_memory_limit_comes_from_the_environment_and_is_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("REDLINE_STORE_MEMORY", "300MB")
+    with Store(tmp_path / "s.duckdb") as store:
+        limit = store.db.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert limit.replace(" ", "") in {"286.1MiB", "300.0MB", "300MB"}
+    monkeypatch.setenv("REDLINE_STORE_MEMORY", "lots")
+    with pytest.raises(StoreError, match="'lots'.*not a size"):
+        Store(tmp_path / "t.duckdb")
