@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.ingest import read_text
 from pipeline.records import Document
-from pipeline.segment import segment_documents
+from pipeline.segment import entities, segment_documents
 
 
 def _document(text: str) -> Document:
@@ -24,3 +24,12 @@ def test_a_sentence_never_crosses_a_speaker_turn(nlp):
     assert [(s.turn, s.text) for s in sentences] == [
         (0, "Will you sign it"), (1, "No."), (1, "We will not sign it"), (2, "Why not")]
     assert all(doc.text[s.start:s.end] == s.text for s in sentences)
+
+
+def test_entities_are_found_only_when_asked_for_and_then_as_a_full_pipeline_finds_them(nlp):
+    text = "Ilkka Virtanen, a Finnish mediator, told reporters in Geneva that the talks would resume."
+    ((_, (sentence,)),) = segment_documents([_document(text)], nlp)
+    assert not sentence.span.doc.has_annotation("ENT_IOB")  # segmentation leaves the recogniser out
+    found = [(e.text, e.label_) for e in entities(sentence.span.doc).ents]
+    assert found == [(e.text, e.label_) for e in nlp(text).ents] and ("Ilkka Virtanen", "PERSON") in found
+    assert "ner" in nlp.pipe_names and "ner" not in nlp.disabled  # the shared pipeline is left whole
