@@ -80,10 +80,11 @@ def segment_documents(documents: Iterable[Document], nlp=None, batch_size: int =
              for i, doc in enumerate(documents) for start, end, turn in document_chunks(doc)]
     sentences: list[list[Sentence]] = [[] for _ in documents]
     lazy = [name for name in LAZY_PIPES if name in nlp.pipe_names]
+    pending = tuple(nlp.get_pipe(name) for name in lazy)
     with nlp.select_pipes(disable=lazy):
         parsed_lines = nlp.pipe(tasks, as_tuples=True, batch_size=batch_size, n_process=n_process)
         for parsed, (i, chunk_start, turn) in parsed_lines:
-            parsed.user_data[PENDING] = [nlp.get_pipe(name) for name in lazy]
+            parsed.user_data[PENDING] = pending
             for sent in parsed.sents:
                 sentence = _sentence(documents[i], len(sentences[i]), chunk_start, sent, turn)
                 if sentence is not None:
