@@ -314,10 +314,13 @@ class RedlineModel:
                 scores.stance_probs[i, j] = clause_scores.stance_probs[row, j]
                 scores.maximalism_probs[i, j] = clause_scores.maximalism_probs[row, j]
 
+    def issue_thresholds(self) -> np.ndarray:
+        """The probability above which each scored issue is chosen (taxonomy-only issues: 0.5)."""
+        return np.concatenate([np.asarray(self.thresholds, dtype=float), np.full(len(self.extra), 0.5)])
+
     def decide(self, scores: Scores) -> np.ndarray:
         """Which issues each statement is about: probability above the issue's calibrated threshold."""
-        thresholds = np.concatenate([self.thresholds, np.full(len(self.extra), 0.5)])
-        return scores.issue_probs >= thresholds[None, :]
+        return scores.issue_probs >= self.issue_thresholds()[None, :]
 
     # --- records --------------------------------------------------------------------------------
 

@@ -1,8 +1,20 @@
 """Store: one DuckDB file with documents, statements, predictions, positions, runs and quarantine.
 
-Writes are idempotent (content-hash keys, ON CONFLICT DO NOTHING) and each batch of documents is
-written in one transaction with its statements and predictions, so a run that dies part-way resumes
-where it stopped and re-running the same input adds nothing.
+Writes are idempotent and each batch of documents is written in one transaction with its statements and
+predictions, so a run that dies part-way resumes where it stopped and re-running the same input adds nothing.
+
+The tables that grow with the input (documents, statements, predictions, classified, per-target readings,
+embeddings) carry no PRIMARY KEY: DuckDB keeps a key's ART index in memory whole and outside the reach of
+its buffer pool's eviction, ~2.3 MB per 1,000 documents, and a 128 MB pool ran out of memory after ~45,000
+documents. Their rows are unique by construction instead: a document is the unit of a write (content-hash
+id; one already present is skipped with everything that belongs to it, checked inside the transaction),
+a statement belongs to one document, and a model classifies a statement once (`unclassified`). Stores made
+before this keep their keys and work as they did.
+
+Embeddings are float32 bytes (BLOB), not FLOAT[] lists: a lookup of a batch's keys scans the key column and
+reads the vectors of the rows that match, and a list column made DuckDB read every row's list (370 ms per
+lookup at 200,000 vectors, against ~70 ms as bytes). A store written with lists is converted when opened
+for writing (schema version 2).
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ import pyarrow as pa
 from .errors import StoreError
 from .records import Document, Position, Prediction, Problem, Statement, TargetPrediction, content_id
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: embeddings as float32 bytes
 # DuckDB's buffer pool, which otherwise keeps every block a run writes (up to 80 % of the machine's memory):
 # a run over 100,000 documents would hold most of its store in memory. Blocks on disk are evicted past the
 # limit; large queries spill to a temporary folder beside the store. $REDLINE_STORE_MEMORY overrides it.
@@ -37,29 +49,26 @@ CREATE TABLE IF NOT EXISTS runs (
     model_id VARCHAR, documents INTEGER, statements INTEGER, predictions INTEGER, quarantined INTEGER,
     seconds DOUBLE);
 CREATE TABLE IF NOT EXISTS documents (
-    id VARCHAR PRIMARY KEY, source_path VARCHAR, title VARCHAR, date DATE, speaker VARCHAR,
+    id VARCHAR, source_path VARCHAR, title VARCHAR, date DATE, speaker VARCHAR,
     source_type VARCHAR, source VARCHAR, url VARCHAR, body_start INTEGER, text VARCHAR,
     turns VARCHAR, meta VARCHAR, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS statements (
-    id VARCHAR PRIMARY KEY, doc_id VARCHAR, idx INTEGER, start_char INTEGER, end_char INTEGER, text VARCHAR,
+    id VARCHAR, doc_id VARCHAR, idx INTEGER, start_char INTEGER, end_char INTEGER, text VARCHAR,
     actor VARCHAR, actor_group VARCHAR, attribution VARCHAR, cue VARCHAR, date DATE, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS predictions (
     statement_id VARCHAR, model_id VARCHAR, issue VARCHAR, stance VARCHAR, maximalism DOUBLE,
     maximalism_dist DOUBLE[], confidence DOUBLE, stance_confidence DOUBLE, zero_shot BOOLEAN,
-    low_confidence BOOLEAN, targets VARCHAR[], run_id VARCHAR,
-    PRIMARY KEY (statement_id, model_id, issue));
-CREATE TABLE IF NOT EXISTS classified (statement_id VARCHAR, model_id VARCHAR, run_id VARCHAR,
-    PRIMARY KEY (statement_id, model_id));
+    low_confidence BOOLEAN, targets VARCHAR[], run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS classified (statement_id VARCHAR, model_id VARCHAR, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS target_predictions (
     statement_id VARCHAR, model_id VARCHAR, issue VARCHAR, target VARCHAR, named VARCHAR, stance VARCHAR,
     maximalism DOUBLE, confidence DOUBLE, stance_confidence DOUBLE, start_char INTEGER, end_char INTEGER,
-    clause VARCHAR, split BOOLEAN, run_id VARCHAR, PRIMARY KEY (statement_id, model_id, issue, target, start_char));
+    clause VARCHAR, split BOOLEAN, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS positions (
     model_id VARCHAR, period_kind VARCHAR, level VARCHAR, actor VARCHAR, actor_group VARCHAR, issue VARCHAR,
     period VARCHAR, period_start DATE, n INTEGER, maximalism DOUBLE, maximalism_low DOUBLE,
     maximalism_high DOUBLE, favor DOUBLE, against DOUBLE, neutral DOUBLE, statement_ids VARCHAR[]);
-CREATE TABLE IF NOT EXISTS embeddings (encoder VARCHAR, text_sha1 VARCHAR, vector FLOAT[],
-    PRIMARY KEY (encoder, text_sha1));
+CREATE TABLE IF NOT EXISTS embeddings (encoder VARCHAR, text_sha1 VARCHAR, vector BLOB);
 CREATE TABLE IF NOT EXISTS quarantine (
     id VARCHAR PRIMARY KEY, path VARCHAR, line INTEGER, reason VARCHAR, level VARCHAR, run_id VARCHAR,
     first_seen TIMESTAMP);
@@ -94,8 +103,30 @@ class Store:
         if not read_only:
             with self.transaction():  # every table or none: a run killed while creating them leaves no half schema
                 self.db.execute(SCHEMA)
-                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                                [str(SCHEMA_VERSION)])
+                self._convert_list_embeddings()
+                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET "
+                                "value = excluded.value", [str(SCHEMA_VERSION)])
+        self._list_vectors = self._first("SELECT data_type FROM information_schema.columns WHERE table_name = "
+                                         "'embeddings' AND column_name = 'vector'")[0] != "BLOB"
+
+    def _convert_list_embeddings(self, chunk: int = 50_000) -> None:
+        """Rewrite a schema-1 store's FLOAT[] embeddings as float32 bytes, a chunk at a time."""
+        kind = self._first("SELECT data_type FROM information_schema.columns WHERE table_name = 'embeddings' "
+                           "AND column_name = 'vector'")[0]
+        if kind == "BLOB":
+            return
+        self.db.execute("ALTER TABLE embeddings RENAME TO embeddings_lists")
+        self.db.execute("CREATE TABLE embeddings (encoder VARCHAR, text_sha1 VARCHAR, vector BLOB)")
+        last = self._first("SELECT max(rowid) FROM embeddings_lists")[0]
+        for start in range(0, -1 if last is None else last + 1, chunk):
+            batch = self.db.sql("SELECT encoder, text_sha1, vector FROM embeddings_lists WHERE rowid >= $a AND "
+                                "rowid < $b", params={"a": start, "b": start + chunk}).to_arrow_table()
+            if batch.num_rows:
+                vectors = batch["vector"].combine_chunks().flatten().to_numpy().astype(np.float32)
+                self._insert_arrow("embeddings", pa.table({
+                    "encoder": batch["encoder"], "text_sha1": batch["text_sha1"],
+                    "vector": _vector_bytes(vectors.reshape(batch.num_rows, -1))}))
+        self.db.execute("DROP TABLE embeddings_lists")
 
     def __enter__(self) -> Store:
         return self
@@ -103,7 +134,7 @@ class Store:
     def cursor(self) -> Store:
         """The same store through a connection of its own, for another thread (close it when done)."""
         other = object.__new__(Store)
-        other.path, other.db = self.path, self.db.cursor()
+        other.path, other.db, other._list_vectors = self.path, self.db.cursor(), self._list_vectors
         return other
 
     def __exit__(self, *exc) -> None:
@@ -152,12 +183,21 @@ class Store:
 
     def write_batch(self, run_id: str, documents: Sequence[Document], statements: Sequence[Statement],
                     predictions: Sequence[Prediction] = (), model_id: str | None = None) -> dict[str, int]:
-        """Documents with their statements and predictions, all or nothing; returns the rows added."""
+        """Documents with their statements and predictions, all or nothing; returns the rows added. A document
+        already in the store (or twice in `documents`) is skipped with its statements and their predictions."""
         before = self.counts()
         with self.transaction():
+            known = self.known_documents(d.id for d in documents)
+            fresh = list({d.id: d for d in documents if d.id not in known}.values())
+            if len(fresh) < len(documents):
+                ids = {d.id for d in fresh}
+                statements = [s for s in statements if s.doc_id in ids]
+                kept = {s.id for s in statements}
+                predictions = [p for p in predictions if p.statement_id in kept]
+            statements = list({s.id: s for s in statements}.values())
             self._insert_statements(statements, run_id)
-            self.add_predictions(run_id, predictions, model_id, [s.id for s in statements])
-            self._insert_documents(documents, run_id)  # last: a document present means its batch is complete
+            self._add_predictions(run_id, predictions, model_id, [s.id for s in statements])
+            self._insert_documents(fresh, run_id)  # last: a document present means its batch is complete
         after = self.counts()
         return {k: after[k] - before[k] for k in after}
 
@@ -176,17 +216,33 @@ class Store:
 
     def add_predictions(self, run_id: str, predictions: Sequence[Prediction], model_id: str | None,
                         statement_ids: Sequence[str]) -> None:
-        """Predictions of one model, and which statements it has classified (even those with no issue)."""
-        rows = [(p.statement_id, p.model_id, p.issue, p.stance, p.maximalism, list(p.maximalism_dist),
-                 p.confidence, p.stance_confidence, p.zero_shot, p.low_confidence, list(p.targets), run_id)
-                for p in predictions]
+        """Predictions of one model, and which statements it has classified (even those with no issue); a
+        statement the model has classified before keeps its earlier reading."""
+        done = self.classified_among(model_id, statement_ids) if model_id is not None else set()
+        if done:
+            statement_ids = [i for i in statement_ids if i not in done]
+            predictions = [p for p in predictions if p.statement_id not in done]
+        self._add_predictions(run_id, predictions, model_id, statement_ids)
+
+    def _add_predictions(self, run_id: str, predictions: Sequence[Prediction], model_id: str | None,
+                         statement_ids: Sequence[str]) -> None:
+        rows = list({(p.statement_id, p.issue): (
+            p.statement_id, p.model_id, p.issue, p.stance, p.maximalism, list(p.maximalism_dist), p.confidence,
+            p.stance_confidence, p.zero_shot, p.low_confidence, list(p.targets), run_id) for p in predictions}.values())
         self._insert_rows("predictions", rows)
         if model_id is not None:
-            self._insert_rows("classified", [(sid, model_id, run_id) for sid in statement_ids])
+            self._insert_rows("classified", [(sid, model_id, run_id) for sid in dict.fromkeys(statement_ids)])
+
+    def classified_among(self, model_id: str, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` that `model_id` has classified."""
+        if not ids:
+            return set()
+        rows = self.db.execute("SELECT statement_id FROM classified WHERE model_id = ? AND statement_id IN "
+                               "(SELECT unnest(?))", [model_id, list(ids)]).fetchall()
+        return {r[0] for r in rows}
 
     def _insert_rows(self, table: str, rows: Sequence[tuple], columns: Sequence[str] | None = None) -> None:
-        """Insert rows (in the order of `columns`, else the table's) in one statement; in a table with a
-        key, rows whose key is present are skipped.
+        """Insert rows (in the order of `columns`, else the table's) in one statement.
 
         Rows go through an Arrow table: `executemany` binds one row at a time, about 100× slower."""
         if rows:
@@ -194,33 +250,37 @@ class Store:
 
     def _insert_arrow(self, table: str, incoming: pa.Table, columns: Sequence[str] | None = None) -> None:
         target = f"{table} ({', '.join(columns)})" if columns else table
-        keep = "" if columns else " ON CONFLICT DO NOTHING"  # the keyed tables are written in column order
         self.db.register("_incoming", incoming)
         try:
-            self.db.execute(f"INSERT INTO {target} SELECT * FROM _incoming{keep}")
+            self.db.execute(f"INSERT INTO {target} SELECT * FROM _incoming")
         finally:
             self.db.unregister("_incoming")
 
     def add_target_predictions(self, run_id: str, predictions: Sequence[TargetPrediction]) -> int:
-        """Per-target readings of statements (pipeline/targets.py), in one transaction; returns rows added."""
-        rows = [(p.statement_id, p.model_id, p.issue, p.target, p.named, p.stance, p.maximalism, p.confidence,
-                 p.stance_confidence, p.start, p.end, p.clause, p.split, run_id) for p in predictions]
-        before = self.db.execute("SELECT count(*) FROM target_predictions").fetchone()[0]
+        """Per-target readings of statements (pipeline/targets.py), in one transaction; returns rows added.
+        Statements that already have readings by the model keep them (`untargeted` offers only the others)."""
         with self.transaction():
-            if rows:
-                self.db.executemany("INSERT INTO target_predictions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                                    "ON CONFLICT DO NOTHING", rows)
-        return self.db.execute("SELECT count(*) FROM target_predictions").fetchone()[0] - before
+            done = set(self.db.execute(
+                "SELECT DISTINCT statement_id, model_id FROM target_predictions WHERE statement_id IN "
+                "(SELECT unnest(?))", [list({p.statement_id for p in predictions})]).fetchall()) if predictions else set()
+            rows = list({(p.statement_id, p.model_id, p.issue, p.target, p.start): (
+                p.statement_id, p.model_id, p.issue, p.target, p.named, p.stance, p.maximalism, p.confidence,
+                p.stance_confidence, p.start, p.end, p.clause, p.split, run_id)
+                for p in predictions if (p.statement_id, p.model_id) not in done}.values())
+            self._insert_rows("target_predictions", rows)
+        return len(rows)
 
     def add_embeddings(self, encoder_key: str, keys: Sequence[str], vectors: np.ndarray) -> None:
-        """Keep sentence vectors of one encoder by text key (pipeline/embedding_cache.py)."""
+        """Keep sentence vectors of one encoder by text key (pipeline/embedding_cache.py). Keys come from the
+        cache's misses, so they are new to the store; a key given twice is kept once."""
+        first = dict(zip(keys, range(len(keys))))
+        if len(first) < len(keys):
+            keys, vectors = list(first), vectors[list(first.values())]
         if len(keys):
-            flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
-            offsets = pa.array(np.arange(0, len(flat) + 1, vectors.shape[1], dtype=np.int32))
             with self.transaction():
                 self._insert_arrow("embeddings", pa.table({"encoder": [encoder_key] * len(keys),
                                                            "text_sha1": list(keys),
-                                                           "vector": pa.ListArray.from_arrays(offsets, flat)}))
+                                                           "vector": _vector_bytes(vectors)}))
 
     def replace_positions(self, model_id: str, period_kind: str, positions: Iterable[Position]) -> int:
         """Replace `model_id`'s positions for `period_kind` with `positions` (read as they come, so a
@@ -262,7 +322,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         tables = ("documents", "statements", "predictions", "quarantine")
-        return {t: self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        return {t: self._first(f"SELECT count(*) FROM {t}")[0] for t in tables}
 
     def statements(self, actor: str | None = None, model_id: str | None = None,
                    limit: int | None = None, dated: tuple[dt.date, dt.date | None] | None = None) -> list[dict]:
@@ -341,8 +401,8 @@ class Store:
     def target_predictions(self, model_id: str | None = None) -> list[dict]:
         """Per-target readings of one model (the latest by default); none in a store written before they existed."""
         model_id = model_id or self.latest_model()
-        known = self.db.execute("SELECT count(*) FROM information_schema.tables "
-                                "WHERE table_name = 'target_predictions'").fetchone()[0]
+        known = self._first("SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_name = 'target_predictions'")[0]
         if not model_id or not known:
             return []
         cursor = self.db.execute(
@@ -358,20 +418,29 @@ class Store:
                             "(SELECT unnest($keys))", params={"encoder": encoder_key, "keys": list(keys)}).to_arrow_table()
         if not found.num_rows:
             return {}
-        vectors = found["vector"].combine_chunks().flatten().to_numpy().reshape(found.num_rows, -1)
+        if self._list_vectors:  # a schema-1 store opened read-only
+            vectors = found["vector"].combine_chunks().flatten().to_numpy().reshape(found.num_rows, -1)
+        else:
+            vectors = np.frombuffer(b"".join(found["vector"].to_pylist()), dtype=np.float32).reshape(found.num_rows, -1)
         return dict(zip(found["text_sha1"].to_pylist(), vectors))
 
     def classified_count(self, model_id: str) -> int:
         """How many statements `model_id` has classified: it changes whenever the model's readings do."""
-        return self.db.execute("SELECT count(*) FROM classified WHERE model_id = ?", [model_id]).fetchone()[0]
+        return self._first("SELECT count(*) FROM classified WHERE model_id = ?", [model_id])[0]
 
     def meta_value(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        row = self._first("SELECT value FROM meta WHERE key = ?", [key])
         return row[0] if row else None
 
     def set_meta_value(self, key: str, value: str) -> None:
         self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         [key, value])
+
+    def _first(self, sql: str, params: Sequence | None = None) -> tuple | None:
+        """The first row of a query, read to the end: DuckDB 2.0 refuses the connection's next relation query
+        while a result is left half-read (as `fetchone` leaves it)."""
+        rows = self.db.execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
 
     def statement_dates(self) -> list[dt.date]:
         """Every distinct date a statement carries."""
@@ -380,8 +449,8 @@ class Store:
 
     def latest_model(self) -> str | None:
         """The model of the most recent run that used one (and has classified statements here)."""
-        row = self.db.execute("SELECT model_id FROM runs WHERE model_id IN (SELECT model_id FROM classified) "
-                              "ORDER BY started DESC LIMIT 1").fetchone()
+        row = self._first("SELECT model_id FROM runs WHERE model_id IN (SELECT model_id FROM classified) "
+                          "ORDER BY started DESC LIMIT 1")
         return row[0] if row else None
 
     def positions(self, model_id: str | None = None, period_kind: str = "quarter") -> list[Position]:
@@ -410,6 +479,12 @@ class Store:
 _POSITION_COLUMNS = ("model_id", "period_kind", "level", "actor", "actor_group", "issue", "period", "period_start",
                      "n", "maximalism", "maximalism_low", "maximalism_high", "favor", "against", "neutral",
                      "statement_ids")
+
+
+def _vector_bytes(vectors: np.ndarray) -> pa.Array:
+    """Rows of a float matrix as float32 bytes, the form the embeddings table keeps."""
+    rows = np.ascontiguousarray(vectors, dtype=np.float32)
+    return pa.array([row.tobytes() for row in rows], pa.binary())
 
 
 def _no_predictions(model_id: str | None) -> dict:

@@ -106,3 +106,66 @@ def test_the_store_memory_limit_comes_from_the_environment_and_is_checked(tmp_pa
     monkeypatch.setenv("REDLINE_STORE_MEMORY", "lots")
     with pytest.raises(StoreError, match="'lots'.*not a size"):
         Store(tmp_path / "t.duckdb")
+
+
+def _synthetic_batch(batch: int, docs: int = 32, per_doc: int = 10):
+    from pipeline.records import Document, Prediction, Statement
+
+    documents, statements, predictions = [], [], []
+    for d in range(docs):
+        text = f"Batch {batch} document {d}: " + "the delegation said the border is not for sale. " * per_doc
+        document = Document(id=Document.make_id(text), text=text, source_path="x.jsonl", date="2024-03-01")
+        documents.append(document)
+        for i in range(per_doc):
+            start = i * 50
+            statement = Statement(Statement.make_id(document.id, start, start + 49, "Russia"), document.id, i, start,
+                                  start + 49, text[start:start + 49], "Russia", "Russia", "speaker", "said",
+                                  "2024-03-01")
+            statements.append(statement)
+            predictions.append(Prediction(statement.id, "m", "territory", "against", 2.0, (0, 0.2, 0.6, 0.2),
+                                          0.9, 0.8))
+    return documents, statements, predictions
+
+
+def test_a_growing_store_keeps_no_key_index_in_memory_and_its_rows_stay_unique(tmp_path):
+    """DuckDB holds a PRIMARY KEY's index in memory whole, past its memory limit (a run of ~45,000 documents
+    failed with a 128 MB limit); the growing tables have none, and writes stay unique without it."""
+    with Store(tmp_path / "s.duckdb", memory_limit="64MB") as store:
+        run_id = store.start_run(["x"], "m")
+        index_mb = []
+        for batch in range(40):
+            store.write_batch(run_id, *_synthetic_batch(batch), model_id="m")
+            index_mb.append(store.db.execute("SELECT coalesce(sum(memory_usage_bytes), 0) / 2 ** 20 FROM "
+                                             "duckdb_memory() WHERE tag = 'ART_INDEX'").fetchall()[0][0])
+        assert index_mb[-1] - index_mb[0] < 0.25  # with keys on those tables: ~3 MB more after 1,280 documents
+        before = store.counts()
+        assert before["statements"] == 40 * 320 and before["predictions"] == 40 * 320
+        documents, statements, predictions = _synthetic_batch(3)
+        again = store.write_batch(run_id, documents + documents[:2], statements, predictions, model_id="m")
+        assert set(again.values()) == {0}
+        store.add_predictions(run_id, predictions, "m", [s.id for s in statements])  # classified already
+        fresh = _synthetic_batch(99, docs=2)
+        added = store.write_batch(run_id, fresh[0] * 2, fresh[1] * 2, fresh[2] * 2, model_id="m")
+        assert (added["documents"], added["statements"], added["predictions"]) == (2, 20, 20)
+        assert store.counts()["predictions"] == before["predictions"] + 20
+
+
+def test_a_store_with_list_embeddings_is_read_and_converted(tmp_path):
+    """Schema 1 kept vectors as FLOAT[] under a key; such a store reads as it did, read-only or not, and opened
+    for writing keeps its vectors as bytes from then on."""
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE TABLE embeddings (encoder VARCHAR, text_sha1 VARCHAR, vector FLOAT[], "
+                "PRIMARY KEY (encoder, text_sha1))")
+    old.execute("INSERT INTO embeddings VALUES ('enc', 'a', [1.5, 2.0, -3.25]), ('enc', 'b', [0.0, 1.0, 2.0])")
+    old.close()
+    with Store(path, read_only=True) as store:
+        assert store.embeddings("enc", ["a", "z"])["a"].tolist() == [1.5, 2.0, -3.25]
+    with Store(path) as store:
+        assert store.meta_value("schema_version") == "2"
+        assert {k: v.tolist() for k, v in store.embeddings("enc", ["a", "b"]).items()} == {
+            "a": [1.5, 2.0, -3.25], "b": [0.0, 1.0, 2.0]}
+        store.add_embeddings("enc", ["c"], np.array([[4.0, 5.0, 6.0]]))
+        kinds = store.db.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'embeddings' "
+                                 "AND column_name = 'vector'").fetchall()
+    assert kinds == [("BLOB",)]
