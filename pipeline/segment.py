@@ -21,6 +21,10 @@ _HAS_WORD = re.compile(r"\w")
 MAX_CHUNK_CHARS = 2_000
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 _SPACE = re.compile(r"\s+")
+# spaCy's parser precomputes a hidden layer per token and feature for a whole batch at once (~8 KB a token
+# in en_core_web_sm): 64 lines of news held ~80-130 MB for a moment (12,000 characters: ~20 MB), and the peak memory of a run crept up
+# with the largest batch it met. A batch holds at most this many characters (and 64 lines) instead.
+MAX_BATCH_CHARS = 12_000
 LAZY_PIPES = ("ner",)  # components that run only on the lines that need them (see `entities`)
 PENDING = "redline_pending_pipes"  # Doc.user_data key: the components not yet run on that doc
 
@@ -82,7 +86,11 @@ def segment_documents(documents: Iterable[Document], nlp=None, batch_size: int =
     lazy = [name for name in LAZY_PIPES if name in nlp.pipe_names]
     pending = tuple(nlp.get_pipe(name) for name in lazy)
     with nlp.select_pipes(disable=lazy):
-        parsed_lines = nlp.pipe(tasks, as_tuples=True, batch_size=batch_size, n_process=n_process)
+        if n_process > 1:  # worker processes start per call: one call, batches by count
+            parsed_lines = nlp.pipe(tasks, as_tuples=True, batch_size=batch_size, n_process=n_process)
+        else:
+            parsed_lines = (parsed for group in _bounded(tasks, batch_size, MAX_BATCH_CHARS)
+                            for parsed in nlp.pipe(group, as_tuples=True, batch_size=len(group)))
         for parsed, (i, chunk_start, turn) in parsed_lines:
             parsed.user_data[PENDING] = pending
             for sent in parsed.sents:
@@ -90,6 +98,21 @@ def segment_documents(documents: Iterable[Document], nlp=None, batch_size: int =
                 if sentence is not None:
                     sentences[i].append(sentence)
     yield from zip(documents, sentences)
+
+
+def _bounded(tasks: list[tuple[str, object]], max_lines: int, max_chars: int) -> Iterator[list]:
+    """`tasks` ((text, context) pairs) in order, in groups of at most `max_lines` and about `max_chars`
+    (a longer line goes alone)."""
+    group: list = []
+    chars = 0
+    for task in tasks:
+        if group and (len(group) >= max_lines or chars + len(task[0]) > max_chars):
+            yield group
+            group, chars = [], 0
+        group.append(task)
+        chars += len(task[0])
+    if group:
+        yield group
 
 
 def entities(doc):

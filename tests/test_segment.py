@@ -33,3 +33,30 @@ def test_entities_are_found_only_when_asked_for_and_then_as_a_full_pipeline_find
     found = [(e.text, e.label_) for e in entities(sentence.span.doc).ents]
     assert found == [(e.text, e.label_) for e in nlp(text).ents] and ("Ilkka Virtanen", "PERSON") in found
     assert "ner" in nlp.pipe_names and "ner" not in nlp.disabled  # the shared pipeline is left whole
+
+
+def test_spacy_batches_are_bounded_in_characters_and_give_the_same_sentences(nlp, monkeypatch):
+    """A batch's memory in spaCy's parser grows with its tokens, so batches are cut by characters; where
+    they are cut changes nothing in what comes out."""
+    import pipeline.segment as segment
+
+    paragraphs = [f"Paragraph {i}: Moscow rejected the plan. Kyiv said it would not cede Donetsk, officials added."
+                  for i in range(12)]
+    documents = [_document("\n\n".join(paragraphs[k:k + 4])) for k in (0, 4, 8)]
+    calls: list[int] = []
+    real_bounded = segment._bounded
+
+    def recording(*args):
+        for group in real_bounded(*args):
+            calls.append(sum(len(text) for text, _ in group))
+            yield group
+
+    monkeypatch.setattr(segment, "_bounded", recording)
+    monkeypatch.setattr(segment, "MAX_BATCH_CHARS", 250)
+    small = [[(s.start, s.end, s.text) for s in sentences] for _, sentences in segment_documents(documents, nlp)]
+    assert len(calls) >= 6 and max(calls) <= 250
+    calls.clear()
+    monkeypatch.setattr(segment, "MAX_BATCH_CHARS", 100_000)
+    whole = [[(s.start, s.end, s.text) for s in sentences] for _, sentences in segment_documents(documents, nlp)]
+    assert len(calls) == 1
+    assert small == whole and len(whole[0]) == 8
