@@ -337,9 +337,10 @@ def rss_growth(work: Path, documents: int) -> str:
     early = next((r for r in rows if r["documents"] >= 1000), None)
     if early is None or early is rows[-1]:
         return ""
-    return (f" Within the {documents:,}-document run peak RSS rose from {early['peak_rss_mb']:,} MB after "
-            f"{early['documents']:,} documents to {rows[-1]['peak_rss_mb']:,} MB at the end: memory still grows "
-            "slowly as a run goes on.")
+    half = next((r for r in rows if r["documents"] >= rows[-1]["documents"] / 2), rows[-1])
+    return (f" Within the {documents:,}-document run peak RSS went from {early['peak_rss_mb']:,} MB after "
+            f"{early['documents']:,} documents to {half['peak_rss_mb']:,} MB after {half['documents']:,} and "
+            f"{rows[-1]['peak_rss_mb']:,} MB after {rows[-1]['documents']:,}.")
 
 
 def _cache_only(r: dict) -> str:
@@ -411,7 +412,8 @@ def main() -> None:
     if not args.report:
         measure_all(args.sizes, args.work, args.timeout)
     sizes, partial, peers = kept_results(args.work, args.sizes)
-    growth = rss_growth(args.work, max(r["documents"] for r in sizes)) if sizes else ""
+    runs = [n for n in args.sizes if (args.work / f"progress-{n}.jsonl").exists()]
+    growth = rss_growth(args.work, max(runs)) if runs else ""
     body = report(sizes, partial, peers, growth)
     print(body)
     if args.write:
