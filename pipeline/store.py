@@ -106,14 +106,17 @@ class Store:
                 self._convert_list_embeddings()
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET "
                                 "value = excluded.value", [str(SCHEMA_VERSION)])
-        self._list_vectors = self._first("SELECT data_type FROM information_schema.columns WHERE table_name = "
-                                         "'embeddings' AND column_name = 'vector'")[0] != "BLOB"
+        self._list_vectors = self._vector_type() not in ("BLOB", None)
+
+    def _vector_type(self) -> str | None:
+        """The SQL type of the embeddings' vectors: BLOB, FLOAT[] (schema 1), or None (no such table)."""
+        row = self._first("SELECT data_type FROM information_schema.columns WHERE table_name = 'embeddings' "
+                          "AND column_name = 'vector'")
+        return row[0] if row else None
 
     def _convert_list_embeddings(self, chunk: int = 50_000) -> None:
         """Rewrite a schema-1 store's FLOAT[] embeddings as float32 bytes, a chunk at a time."""
-        kind = self._first("SELECT data_type FROM information_schema.columns WHERE table_name = 'embeddings' "
-                           "AND column_name = 'vector'")[0]
-        if kind == "BLOB":
+        if self._vector_type() == "BLOB":
             return
         self.db.execute("ALTER TABLE embeddings RENAME TO embeddings_lists")
         self.db.execute("CREATE TABLE embeddings (encoder VARCHAR, text_sha1 VARCHAR, vector BLOB)")
