@@ -80,9 +80,9 @@ def doubt(model, scores) -> np.ndarray:
     beyond one level are ~4 % of statements, and adding that factor cut the share of errors among 200 picks
     from 65.5 % to 62.5 %); a reading's maximalism is corrected along with the statement when it is picked."""
     chosen = model.decide(scores)
-    thresholds = np.clip(model.issue_thresholds()[None, :], 1e-6, 1 - 1e-6)
-    probs = np.clip(scores.issue_probs, 1e-6, 1 - 1e-6)
-    against_threshold = 1 / (1 + np.exp(-(np.log(probs / (1 - probs)) - np.log(thresholds / (1 - thresholds)))))
+    from .classify import logit  # torch-free import of this module: the model brings torch along anyway
+
+    against_threshold = 1 / (1 + np.exp(-(logit(scores.issue_probs) - logit(model.issue_thresholds()[None, :]))))
     issues_right = np.where(chosen, against_threshold, 1 - against_threshold).prod(axis=1)
     stance_right = np.where(chosen, scores.stance_probs.max(axis=-1), 1.0).prod(axis=1)
     return 1 - issues_right * stance_right

@@ -375,13 +375,17 @@ def mix_probs(heads: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarr
     return ((1 - weight) * heads + weight * lexical).astype(np.float32)
 
 
+def logit(probs: np.ndarray) -> np.ndarray:
+    """log(p / (1 − p)), with p kept a millionth away from 0 and 1."""
+    return np.log(np.clip(probs, 1e-6, 1 - 1e-6) / np.clip(1 - probs, 1e-6, 1))
+
+
 def platt_scale(probs: np.ndarray, scaling: Sequence[float]) -> np.ndarray:
     """sigmoid(a · logit(p) + b): the dev-fitted map from blended scores to calibrated probabilities."""
     a, b = scaling
     if (a, b) == (1.0, 0.0):
         return probs
-    logits = np.log(np.clip(probs, 1e-6, 1 - 1e-6) / np.clip(1 - probs, 1e-6, 1))
-    return (1 / (1 + np.exp(-(a * logits + b)))).astype(np.float32)
+    return (1 / (1 + np.exp(-(a * logit(probs) + b)))).astype(np.float32)
 
 
 def _require(path: Path) -> None:

@@ -22,8 +22,8 @@ MAX_CHUNK_CHARS = 2_000
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 _SPACE = re.compile(r"\s+")
 # spaCy's parser precomputes a hidden layer per token and feature for a whole batch at once (~8 KB a token
-# in en_core_web_sm): 64 lines of news held ~80-130 MB for a moment (12,000 characters: ~20 MB), and the peak memory of a run crept up
-# with the largest batch it met. A batch holds at most this many characters (and 64 lines) instead.
+# in en_core_web_sm): 64 lines of news held ~80-130 MB for a moment, and the peak memory of a run crept up
+# with the largest batch it met. A batch holds at most this many characters (~20 MB; and 64 lines) instead.
 MAX_BATCH_CHARS = 12_000
 LAZY_PIPES = ("ner",)  # components that run only on the lines that need them (see `entities`)
 PENDING = "redline_pending_pipes"  # Doc.user_data key: the components not yet run on that doc
