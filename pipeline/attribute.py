@@ -434,14 +434,18 @@ def _resolve_phrase(head, ctx: _Context, attribution: str, verb: str) -> Holder 
     if covering or (mentions and head.lower_ in STAND_INS):  # not "a government building in the capital"
         start, end, name = covering[0] if covering else _preferred(mentions, ctx)
         return ctx.resolver.holder(name, attribution, f"{verb}:{phrase[start:end]}")
-    if head.pos_ == "PROPN" and entities(head.doc)[head.i].ent_type_ in ("PERSON", "ORG"):  # a name not listed
-        ent = next((e for e in head.doc.ents if e.start <= head.i < e.end), None)
-        name = ent.text if ent is not None else head.text
+    ent = _entity_at(head) if head.pos_ == "PROPN" else None
+    if ent is not None and ent.label_ in ("PERSON", "ORG"):  # a name not listed
         group = (ctx.resolver.holder(mentions[0][2], "", "").group if mentions else None) \
             or ctx.resolver.group_from_demonym(phrase) or "other"
-        kind = "person" if head.ent_type_ == "PERSON" else "organisation"
-        return Holder(name, group, kind, attribution, f"{verb}:{name}")
+        kind = "person" if ent.label_ == "PERSON" else "organisation"
+        return Holder(ent.text, group, kind, attribution, f"{verb}:{ent.text}")
     return _title_referent(phrase, ctx, attribution, verb)
+
+
+def _entity_at(token):
+    """The named entity that covers `token`, if any."""
+    return next((e for e in entities(token.sent) if e.start <= token.i < e.end), None)
 
 
 def _title_referent(phrase: str, ctx: _Context, attribution: str, verb: str) -> Holder | None:
@@ -494,8 +498,7 @@ def _named_source(span, ctx: _Context) -> Holder | None:
               if ctx.resolver.holder(m[2], "", "").kind == "person"]
     if people:
         return ctx.resolver.holder(people[0][2], "quote", f"source:{people[0][2]}")
-    entities(span.doc)
-    ent = next((e for e in span.ents if e.label_ == "PERSON"), None)
+    ent = next((e for e in entities(span) if e.label_ == "PERSON"), None)
     return Holder(ent.text, "other", "person", "quote", f"source:{ent.text}") if ent is not None else None
 
 

@@ -29,6 +29,10 @@ from .errors import ModelError
 
 DEFAULT_ENCODER = "minilm"
 BACKENDS = ("torch", "onnx", "onnx-int8")
+# Sentences per forward pass when a caller does not say (see `Encoder.batch_size`): on this 2-core CPU, over
+# the few hundred distinct sentences of an engine batch, 32 encoded ~12 % faster than 64 (and 16 was slower)
+CPU_BATCH = 32
+GPU_BATCH = 256
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -175,8 +179,14 @@ class Encoder(nn.Module):
         self.backend = backend
         return backend
 
+    @property
+    def batch_size(self) -> int:
+        """Sentences per forward pass: on a CPU small batches pad less (a call's texts are sorted by length,
+        but a batch of the engine holds only a few hundred); a GPU wants wide ones."""
+        return CPU_BATCH if self.device_.type == "cpu" else GPU_BATCH
+
     @torch.inference_mode()
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+    def encode(self, texts: Sequence[str], batch_size: int | None = None) -> torch.Tensor:
         """Embeddings of `texts` (on CPU): each distinct text computed once, cached ones not at all."""
         keys = [text_key(t) for t in texts]
         first: dict[str, int] = {}
@@ -184,7 +194,7 @@ class Encoder(nn.Module):
             first.setdefault(key, i)
         found = self.cache.get(list(first)) if self.cache is not None else {}
         todo = [key for key in first if key not in found]
-        computed = self.embed([texts[first[key]] for key in todo], batch_size)
+        computed = self.embed([texts[first[key]] for key in todo], batch_size or self.batch_size)
         if self.cache is not None:
             self.cache.put(todo, computed)
         rows = {key: row for row, key in enumerate(first)}

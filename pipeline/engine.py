@@ -20,10 +20,11 @@ from .attribute import INTERVIEWER_CUE, ActorResolver, attribute_statements
 from .config import DEFAULT_ACTORS, load_actors
 from .embedding_cache import EmbeddingCache
 from .ingest import MAX_DOCUMENT_MB, read_inputs
-from .records import Document, Prediction, Problem, Statement
+from .records import Document, Prediction, Problem, Statement, TargetPrediction
 from .segment import load_spacy, segment_documents
 from .store import Store
-from .targets import classify_pending_targets
+from .targets import classify_pending_targets, target_predictions
+from .terms import load_terms_config
 
 
 @dataclass
@@ -34,7 +35,7 @@ class RunSummary:
     documents_skipped: int = 0
     statements_added: int = 0
     predictions_added: int = 0
-    target_predictions_added: int = 0
+    target_predictions_added: int = 0  # per-target readings (pipeline/targets.py)
     positions_written: int = 0
     quarantined_count: int = 0
     embeddings_cached: int = 0  # encoder passes the cache saved
@@ -59,7 +60,8 @@ MAX_LISTED = 1000  # problems a summary lists; a run over a broken archive must 
 
 @dataclass
 class _Batch:
-    """Documents new to the store, their statements, and their predictions (a future while computing)."""
+    """Documents new to the store, their statements, and their predictions with their per-target readings
+    (a future while computing)."""
 
     documents: list[Document]
     statements: list[Statement]
@@ -131,7 +133,7 @@ def finish_classifying(store: Store, classifier, nlp, summary: RunSummary, batch
     readings, and the model's positions per quarter."""
     with _caching(classifier, store if cache else None, summary) as embeddings:
         summary.predictions_added += _classify_pending(store, classifier, summary.run_id, batch_size * 8, embeddings)
-        summary.target_predictions_added = classify_pending_targets(store, classifier, nlp, summary.run_id)
+        summary.target_predictions_added += classify_pending_targets(store, classifier, nlp, summary.run_id)
         embeddings.flush(store)
     summary.positions_written = fill_positions(store, classifier.model_id)
 
@@ -156,12 +158,14 @@ def _run_batches(batches: Iterable[list], store: Store, resolver: ActorResolver,
                  embeddings: EmbeddingCache | None) -> None:
     """Parse each batch, classify it in the second thread while the next one is parsed, then write it
     (and, when the run keeps embeddings, the vectors computed for it)."""
+    terms = load_terms_config() if classifier is not None else None
     with ThreadPoolExecutor(1, thread_name_prefix="redline-classify") as classifying:
         previous: _Batch | None = None
         for items in batches:
             batch = _prepare(items, store, resolver, nlp, summary)
             if batch is not None and classifier is not None:
-                batch.predictions = classifying.submit(classify, classifier, batch.statements)
+                batch.predictions = classifying.submit(classify_with_targets, classifier, batch.statements, nlp,
+                                                       terms)
             if previous is not None:
                 _write(previous, store, classifier, summary, on_progress, embeddings)
             previous = batch
@@ -174,6 +178,14 @@ def _run_batches(batches: Iterable[list], store: Store, resolver: ActorResolver,
 def classify(classifier, statements: Sequence[Statement]) -> list:
     """Predictions for the statements that can hold a position (an interviewer's question holds none)."""
     return classifier.predict_statements([s for s in statements if not s.cue.startswith(INTERVIEWER_CUE)])
+
+
+def classify_with_targets(classifier, statements: Sequence[Statement], nlp,
+                          terms) -> tuple[list[Prediction], list[TargetPrediction]]:
+    """A batch's predictions and the per-target readings of its statements that name targets: made while the
+    batch is in hand, they cost no pass over the store at the end of the run."""
+    predictions = classify(classifier, statements)
+    return predictions, target_predictions(statements, predictions, classifier, nlp, terms)
 
 
 def new_documents(items: list, store: Store, summary: RunSummary) -> list[Document]:
@@ -197,14 +209,15 @@ def _prepare(items: list, store: Store, resolver: ActorResolver, nlp, summary: R
 
 def _write(batch: _Batch, store: Store, classifier, summary: RunSummary,
            on_progress: Callable[[RunSummary], None] | None, embeddings: EmbeddingCache | None) -> None:
-    predictions: list[Prediction] = batch.predictions.result() if batch.predictions is not None else []
+    predictions, targets = batch.predictions.result() if batch.predictions is not None else ([], [])
     added = store.write_batch(summary.run_id, batch.documents, batch.statements, predictions,
-                              classifier.model_id if classifier is not None else None)
+                              classifier.model_id if classifier is not None else None, targets)
     if embeddings is not None:
         embeddings.flush(store)
     summary.documents_added += added["documents"]
     summary.statements_added += added["statements"]
     summary.predictions_added += added["predictions"]
+    summary.target_predictions_added += added["target_predictions"]
     if on_progress is not None:
         on_progress(summary)
 

@@ -185,9 +185,10 @@ class Store:
         return {r[0] for r in rows}
 
     def write_batch(self, run_id: str, documents: Sequence[Document], statements: Sequence[Statement],
-                    predictions: Sequence[Prediction] = (), model_id: str | None = None) -> dict[str, int]:
-        """Documents with their statements and predictions, all or nothing; returns the rows added. A document
-        already in the store (or twice in `documents`) is skipped with its statements and their predictions."""
+                    predictions: Sequence[Prediction] = (), model_id: str | None = None,
+                    targets: Sequence[TargetPrediction] = ()) -> dict[str, int]:
+        """Documents with their statements, predictions and per-target readings, all or nothing; returns the
+        rows added. A document already in the store (or twice in `documents`) is skipped with all of its rows."""
         before = self.counts()
         with self.transaction():
             known = self.known_documents(d.id for d in documents)
@@ -197,12 +198,14 @@ class Store:
                 statements = [s for s in statements if s.doc_id in ids]
                 kept = {s.id for s in statements}
                 predictions = [p for p in predictions if p.statement_id in kept]
+                targets = [t for t in targets if t.statement_id in kept]
             statements = list({s.id: s for s in statements}.values())
             self._insert_statements(statements, run_id)
             self._add_predictions(run_id, predictions, model_id, [s.id for s in statements])
+            added_targets = self._add_target_predictions(run_id, targets)
             self._insert_documents(fresh, run_id)  # last: a document present means its batch is complete
         after = self.counts()
-        return {k: after[k] - before[k] for k in after}
+        return {**{k: after[k] - before[k] for k in after}, "target_predictions": added_targets}
 
     def _insert_documents(self, documents: Sequence[Document], run_id: str) -> None:
         rows = [(d.id, d.source_path, d.title, d.date, d.speaker, d.source_type, d.source, d.url, d.body_start,
@@ -263,14 +266,17 @@ class Store:
         """Per-target readings of statements (pipeline/targets.py), in one transaction; returns rows added.
         Statements that already have readings by the model keep them (`untargeted` offers only the others)."""
         with self.transaction():
-            done = set(self.db.execute(
-                "SELECT DISTINCT statement_id, model_id FROM target_predictions WHERE statement_id IN "
-                "(SELECT unnest(?))", [list({p.statement_id for p in predictions})]).fetchall()) if predictions else set()
-            rows = list({(p.statement_id, p.model_id, p.issue, p.target, p.start): (
-                p.statement_id, p.model_id, p.issue, p.target, p.named, p.stance, p.maximalism, p.confidence,
-                p.stance_confidence, p.start, p.end, p.clause, p.split, run_id)
-                for p in predictions if (p.statement_id, p.model_id) not in done}.values())
-            self._insert_rows("target_predictions", rows)
+            return self._add_target_predictions(run_id, predictions)
+
+    def _add_target_predictions(self, run_id: str, predictions: Sequence[TargetPrediction]) -> int:
+        done = set(self.db.execute(
+            "SELECT DISTINCT statement_id, model_id FROM target_predictions WHERE statement_id IN "
+            "(SELECT unnest(?))", [list({p.statement_id for p in predictions})]).fetchall()) if predictions else set()
+        rows = list({(p.statement_id, p.model_id, p.issue, p.target, p.start): (
+            p.statement_id, p.model_id, p.issue, p.target, p.named, p.stance, p.maximalism, p.confidence,
+            p.stance_confidence, p.start, p.end, p.clause, p.split, run_id)
+            for p in predictions if (p.statement_id, p.model_id) not in done}.values())
+        self._insert_rows("target_predictions", rows)
         return len(rows)
 
     def add_embeddings(self, encoder_key: str, keys: Sequence[str], vectors: np.ndarray) -> None:

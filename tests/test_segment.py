@@ -30,9 +30,23 @@ def test_entities_are_found_only_when_asked_for_and_then_as_a_full_pipeline_find
     text = "Ilkka Virtanen, a Finnish mediator, told reporters in Geneva that the talks would resume."
     ((_, (sentence,)),) = segment_documents([_document(text)], nlp)
     assert not sentence.span.doc.has_annotation("ENT_IOB")  # segmentation leaves the recogniser out
-    found = [(e.text, e.label_) for e in entities(sentence.span.doc).ents]
+    found = [(e.text, e.label_) for e in entities(sentence.span)]
     assert found == [(e.text, e.label_) for e in nlp(text).ents] and ("Ilkka Virtanen", "PERSON") in found
     assert "ner" in nlp.pipe_names and "ner" not in nlp.disabled  # the shared pipeline is left whole
+
+
+def test_entities_of_one_sentence_of_a_line_are_spans_of_the_line_and_read_with_what_comes_before(nlp):
+    """The recogniser runs on the sentence that asks (and a few tokens before it), not on its whole line; what
+    it finds is what it finds on the whole line."""
+    text = ("Talks in Geneva ended without a date for the next round, a person familiar with the Kremlin's "
+            "thinking said. Morawiecki called Poland the loudest advocate of Ukraine in the EU.")
+    ((_, sentences),) = segment_documents([_document(text)], nlp)
+    second = sentences[1].span
+    found = entities(second)
+    assert all(second.start <= e.start and e.end <= second.end and e.doc is second.doc for e in found)
+    whole = [(e.text, e.label_) for e in nlp(text).ents if e.start >= second.start]
+    assert [(e.text, e.label_) for e in found] == whole and ("Morawiecki", "PERSON") in whole
+    assert entities(second) is found  # read once per sentence
 
 
 def test_spacy_batches_are_bounded_in_characters_and_give_the_same_sentences(nlp, monkeypatch):
@@ -60,3 +74,32 @@ def test_spacy_batches_are_bounded_in_characters_and_give_the_same_sentences(nlp
     whole = [[(s.start, s.end, s.text) for s in sentences] for _, sentences in segment_documents(documents, nlp)]
     assert len(calls) == 1
     assert small == whole and len(whole[0]) == 8
+
+
+def test_tag_rules_give_every_token_the_attributes_spacys_attribute_ruler_gives(nlp):
+    """The pipeline's attribute ruler is swapped for table lookups (a fifth of the parse was its matcher); tags,
+    coarse tags, morphology, lemmas and the parse come out as spaCy's own ruler sets them, contractions,
+    several-token rules and whitespace tokens included."""
+    import spacy
+
+    stock = spacy.load(_package_of())
+    assert type(stock.get_pipe("attribute_ruler")).__name__ == "AttributeRuler"
+    assert type(nlp.get_pipe("attribute_ruler")).__name__ == "TagRules"
+    texts = ["I ain't gonna sign it, y'all, and we're not doin' it again.  There's no deal; there is hope.",
+             "Let's be clear: he said they would have done it, but I'd wait. You told me, didn't you?",
+             "The minister, who has been in Kyiv since Monday, said talks were 'going nowhere'.\n\nNothing more."]
+    for ours, theirs in zip(nlp.pipe(texts), stock.pipe(texts)):
+        assert _attributes(ours) == _attributes(theirs)
+
+
+def _attributes(doc) -> list[tuple]:
+    return [(t.text, t.tag_, t.pos_, str(t.morph), t.lemma_, t.dep_, t.head.i) for t in doc]
+
+
+def _package_of() -> str:
+    """The spaCy package `load_spacy` loaded (the official one first)."""
+    import importlib.util
+
+    from pipeline.segment import SPACY_MODELS
+
+    return next(name for name in SPACY_MODELS if importlib.util.find_spec(name) is not None)
