@@ -2,9 +2,10 @@
 
 Documents stream from the input in batches; each batch is written in one transaction, and documents
 already in the store are skipped before any work, so a rerun resumes where a dead run stopped. While the
-main thread parses batch k+1 with spaCy, a second thread classifies batch k (the encoder's work runs
-outside Python's lock), so both cores are busy; at most two batches are in memory at once. The encoder
-runs once per distinct sentence: an `EmbeddingCache` in the store serves repeated quotes, across runs too.
+main thread parses batch k+1 with spaCy, a second thread classifies batch k and reads its per-target
+demands (the encoder's work runs outside Python's lock), so both cores are busy; at most two batches are in
+memory at once. The encoder runs once per distinct sentence: an `EmbeddingCache` in the store serves
+repeated quotes, across runs too.
 """
 
 from __future__ import annotations

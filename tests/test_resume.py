@@ -1,4 +1,5 @@
-"""Crash and resume: a `redline run` killed with SIGKILL part-way, then rerun, equals an uninterrupted run."""
+"""Crash and resume: a `redline run` killed with SIGKILL part-way, then rerun, equals an uninterrupted run
+(documents, statements, predictions, per-target readings and positions, none twice)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def _snapshot(path) -> dict:
             "statements": sorted(query("SELECT id, actor, start_char, end_char FROM statements").fetchall()),
             "predictions": sorted(query("SELECT statement_id, model_id, issue, stance, round(maximalism, 6) "
                                         "FROM predictions").fetchall()),
+            "targets": query("SELECT statement_id, issue, target, stance, round(maximalism, 6), start_char, split "
+                             "FROM target_predictions ORDER BY ALL").fetchall(),
             "positions": sorted(query("SELECT actor, level, issue, period, n, round(maximalism, 6) "
                                       "FROM positions").fetchall()),
             "duplicates": query("SELECT count(*) - count(DISTINCT id) FROM statements").fetchone()[0],
@@ -64,6 +67,7 @@ def _kill_after_writes(process, store, writes: int, timeout: float = 120.0) -> N
 
 
 def test_a_killed_run_resumes_to_the_same_store(tmp_path, uninterrupted):
+    assert uninterrupted["targets"]  # the samples name targets: their readings are written with each batch
     partial = []
     for writes in (3, 6, 9):
         store = tmp_path / f"killed-{writes}.duckdb"
