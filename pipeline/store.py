@@ -203,7 +203,7 @@ class Store:
             statements = list({s.id: s for s in statements}.values())
             self._insert_statements(statements, run_id)
             self._add_predictions(run_id, predictions, model_id, [s.id for s in statements])
-            added_targets = self._add_target_predictions(run_id, targets)
+            added_targets = self._insert_target_predictions(run_id, targets)  # new statements: new readings
             self._insert_documents(fresh, run_id)  # last: a document present means its batch is complete
         after = self.counts()
         return {**{k: after[k] - before[k] for k in after}, "target_predictions": added_targets}
@@ -267,16 +267,17 @@ class Store:
         """Per-target readings of statements (pipeline/targets.py), in one transaction; returns rows added.
         Statements that already have readings by the model keep them (`untargeted` offers only the others)."""
         with self.transaction():
-            return self._add_target_predictions(run_id, predictions)
+            done = set(self.db.execute(
+                "SELECT DISTINCT statement_id, model_id FROM target_predictions WHERE statement_id IN "
+                "(SELECT unnest(?))", [list({p.statement_id for p in predictions})]).fetchall()) if predictions else set()
+            return self._insert_target_predictions(
+                run_id, [p for p in predictions if (p.statement_id, p.model_id) not in done])
 
-    def _add_target_predictions(self, run_id: str, predictions: Sequence[TargetPrediction]) -> int:
-        done = set(self.db.execute(
-            "SELECT DISTINCT statement_id, model_id FROM target_predictions WHERE statement_id IN "
-            "(SELECT unnest(?))", [list({p.statement_id for p in predictions})]).fetchall()) if predictions else set()
+    def _insert_target_predictions(self, run_id: str, predictions: Sequence[TargetPrediction]) -> int:
+        """Readings of statements that have none yet; a reading given twice is kept once."""
         rows = list({(p.statement_id, p.model_id, p.issue, p.target, p.start): (
             p.statement_id, p.model_id, p.issue, p.target, p.named, p.stance, p.maximalism, p.confidence,
-            p.stance_confidence, p.start, p.end, p.clause, p.split, run_id)
-            for p in predictions if (p.statement_id, p.model_id) not in done}.values())
+            p.stance_confidence, p.start, p.end, p.clause, p.split, run_id) for p in predictions}.values())
         self._insert_rows("target_predictions", rows)
         return len(rows)
 
