@@ -39,7 +39,8 @@ SPACY_LOCK = threading.RLock()
 
 @lru_cache(maxsize=4)
 def load_spacy(name: str | None = None):
-    """The spaCy pipeline for segmentation and attribution (parser, NER and lemmas are all used)."""
+    """The spaCy pipeline for segmentation and attribution (parser, NER and lemmas are all used), its
+    attribute ruler run as tables (`TagRules`)."""
     import spacy
 
     candidates = (name,) if name else SPACY_MODELS
