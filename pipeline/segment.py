@@ -26,7 +26,7 @@ _SPACE = re.compile(r"\s+")
 # in en_core_web_sm): 64 lines of news held ~80-130 MB for a moment, and the peak memory of a run crept up
 # with the largest batch it met. A batch holds at most this many characters (~20 MB; and 64 lines) instead.
 MAX_BATCH_CHARS = 12_000
-LAZY_PIPES = ("ner",)  # components that run only on the lines that need them (see `entities`)
+LAZY_PIPES = ("ner",)  # components that run only on the sentences that need them (see `entities`)
 PENDING = "redline_pending_pipes"  # Doc.user_data key: the components not yet run on that doc
 # Tokens before a sentence that the recogniser reads with it: without them a sentence-initial surname can go
 # unrecognised ("Virtanen called the plan ..."); with 8, attribution on the speed benchmark's input is unchanged.
