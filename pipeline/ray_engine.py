@@ -5,8 +5,9 @@ store already holds, and hands the rest to Ray in shards of `shard_size` documen
 driver never holds the whole input). Two stages of actors follow: segmentation and attribution (spaCy and
 the actor dictionary loaded once per actor), then classification (the model loaded once per actor; each
 batch of statements goes to the encoder together, repeated sentences once). The driver writes what comes
-back to the store, batch by batch, in the rows the local engine writes, then runs the same closing steps
-(statements left unclassified, per-target readings, positions).
+back to the store, batch by batch, in the rows the local engine writes (per-target readings included, made by
+the classifying actors with each batch), then runs the same closing steps (statements a resumed run left
+unclassified or without per-target readings, positions).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .config import DEFAULT_ACTORS
 from .engine import (
     RunSummary,
     batched,
-    classify,
+    classify_with_targets,
     finish_classifying,
     new_documents,
     recorded_run,
@@ -30,7 +31,7 @@ from .engine import (
 )
 from .errors import RedlineError
 from .ingest import MAX_DOCUMENT_MB, read_inputs
-from .records import Document, Prediction, Statement, Turn
+from .records import Document, Prediction, Statement, TargetPrediction, Turn
 from .segment import load_spacy
 from .store import Store
 
@@ -126,36 +127,48 @@ class Attribute:
 
 
 class Classify:
-    """A Ray actor: classifies the statements of a batch of documents in one encoder call; the model loads once
-    and keeps the embeddings of the sentences it has seen (in memory: the store belongs to the driver)."""
+    """A Ray actor: classifies the statements of a batch of documents in one encoder call and reads each named
+    target; the model, spaCy and the terms load once, and the actor keeps the embeddings of the sentences it
+    has seen (in memory: the store belongs to the driver)."""
 
     def __init__(self, model_path: str, taxonomy: dict, encoder_backend: str):
         from .classify import RedlineModel
         from .config import Taxonomy
         from .embedding_cache import EmbeddingCache
+        from .segment import load_spacy
+        from .terms import load_terms_config
 
         self.model = RedlineModel.load(model_path, taxonomy=Taxonomy.model_validate(taxonomy))
         self.model.encoder.use_backend(encoder_backend)
         self.model.encoder.cache = EmbeddingCache(self.model.encoder.key())
+        self.nlp, self.terms = load_spacy(), load_terms_config()
 
     def __call__(self, rows):
         statements = [Statement(**s) for text in rows["statements"] for s in json.loads(text)]
-        by_statement = defaultdict(list)
-        for prediction in classify(self.model, statements):
-            by_statement[prediction.statement_id].append(asdict(prediction))
-        rows["predictions"] = [json.dumps([p for s in json.loads(text) for p in by_statement[s["id"]]])
-                               for text in rows["statements"]]
+        predictions, targets = classify_with_targets(self.model, statements, self.nlp, self.terms)
+        rows["predictions"] = _per_document(rows["statements"], predictions)
+        rows["target_predictions"] = _per_document(rows["statements"], targets)
         return rows
+
+
+def _per_document(statements_column, readings: Iterable) -> list[str]:
+    """`readings` (each with a statement_id) as one JSON list per row, in the order of the row's statements."""
+    by_statement = defaultdict(list)
+    for reading in readings:
+        by_statement[reading.statement_id].append(asdict(reading))
+    return [json.dumps([r for s in json.loads(text) for r in by_statement[s["id"]]]) for text in statements_column]
 
 
 def _write(rows, store: Store, summary: RunSummary, model_id: str | None) -> None:
     documents = [document_from_json(text) for text in rows["document"]]
     statements = [Statement(**s) for text in rows["statements"] for s in json.loads(text)]
     predictions = [prediction_from_dict(p) for text in rows.get("predictions", ()) for p in json.loads(text)]
-    added = store.write_batch(summary.run_id, documents, statements, predictions, model_id)
+    targets = [TargetPrediction(**t) for text in rows.get("target_predictions", ()) for t in json.loads(text)]
+    added = store.write_batch(summary.run_id, documents, statements, predictions, model_id, targets)
     summary.documents_added += added["documents"]
     summary.statements_added += added["statements"]
     summary.predictions_added += added["predictions"]
+    summary.target_predictions_added += added["target_predictions"]
 
 
 def document_from_json(text: str) -> Document:

@@ -23,6 +23,9 @@ def _rows(path) -> dict:
                                        "attribution, cue, date FROM statements").fetchall()),
             "predictions": sorted(query("SELECT statement_id, model_id, issue, stance, round(maximalism, 4), "
                                         "round(confidence, 4), targets FROM predictions").fetchall()),
+            "target_predictions": sorted(query(
+                "SELECT statement_id, model_id, issue, target, named, stance, round(maximalism, 4), "
+                "round(confidence, 4), start_char, end_char, clause, split FROM target_predictions").fetchall()),
             "classified": sorted(query("SELECT statement_id, model_id FROM classified").fetchall()),
             "positions": sorted(query("SELECT level, actor, issue, period, n, round(maximalism, 4) "
                                       "FROM positions").fetchall()),
@@ -46,6 +49,7 @@ def test_ray_engine_writes_the_local_engines_rows(tmp_path, local_ray):
     assert distributed.documents_added == local.documents_added == 10
     assert distributed.statements_added == local.statements_added > 100
     assert distributed.predictions_added == local.predictions_added > 0
+    assert distributed.target_predictions_added == local.target_predictions_added > 0
     assert _rows(tmp_path / "ray.duckdb") == _rows(tmp_path / "local.duckdb")
 
     again = run_ray([SAMPLES / "documents"], tmp_path / "ray.duckdb", classifier=model)
