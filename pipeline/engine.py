@@ -47,6 +47,13 @@ class RunSummary:
         self.quarantined_count += sum(p.level == "error" for p in problems)
         self.problems.extend(problems[:max(0, MAX_LISTED - len(self.problems))])
 
+    def add_written(self, added: dict[str, int]) -> None:
+        """Count the rows a batch added to the store (`Store.write_batch`'s answer)."""
+        self.documents_added += added["documents"]
+        self.statements_added += added["statements"]
+        self.predictions_added += added["predictions"]
+        self.target_predictions_added += added["target_predictions"]
+
     @property
     def quarantined(self) -> list[Problem]:
         return [p for p in self.problems if p.level == "error"]
@@ -215,10 +222,7 @@ def _write(batch: _Batch, store: Store, classifier, summary: RunSummary,
                               classifier.model_id if classifier is not None else None, targets)
     if embeddings is not None:
         embeddings.flush(store)
-    summary.documents_added += added["documents"]
-    summary.statements_added += added["statements"]
-    summary.predictions_added += added["predictions"]
-    summary.target_predictions_added += added["target_predictions"]
+    summary.add_written(added)
     if on_progress is not None:
         on_progress(summary)
 

@@ -135,7 +135,6 @@ class Classify:
         from .classify import RedlineModel
         from .config import Taxonomy
         from .embedding_cache import EmbeddingCache
-        from .segment import load_spacy
         from .terms import load_terms_config
 
         self.model = RedlineModel.load(model_path, taxonomy=Taxonomy.model_validate(taxonomy))
@@ -144,19 +143,20 @@ class Classify:
         self.nlp, self.terms = load_spacy(), load_terms_config()
 
     def __call__(self, rows):
-        statements = [Statement(**s) for text in rows["statements"] for s in json.loads(text)]
-        predictions, targets = classify_with_targets(self.model, statements, self.nlp, self.terms)
-        rows["predictions"] = _per_document(rows["statements"], predictions)
-        rows["target_predictions"] = _per_document(rows["statements"], targets)
+        per_row = [[Statement(**s) for s in json.loads(text)] for text in rows["statements"]]
+        predictions, targets = classify_with_targets(self.model, [s for row in per_row for s in row], self.nlp,
+                                                     self.terms)
+        rows["predictions"] = _per_document(per_row, predictions)
+        rows["target_predictions"] = _per_document(per_row, targets)
         return rows
 
 
-def _per_document(statements_column, readings: Iterable) -> list[str]:
+def _per_document(per_row: list[list[Statement]], readings: Iterable) -> list[str]:
     """`readings` (each with a statement_id) as one JSON list per row, in the order of the row's statements."""
     by_statement = defaultdict(list)
     for reading in readings:
         by_statement[reading.statement_id].append(asdict(reading))
-    return [json.dumps([r for s in json.loads(text) for r in by_statement[s["id"]]]) for text in statements_column]
+    return [json.dumps([r for s in row for r in by_statement[s.id]]) for row in per_row]
 
 
 def _write(rows, store: Store, summary: RunSummary, model_id: str | None) -> None:
@@ -165,10 +165,7 @@ def _write(rows, store: Store, summary: RunSummary, model_id: str | None) -> Non
     predictions = [prediction_from_dict(p) for text in rows.get("predictions", ()) for p in json.loads(text)]
     targets = [TargetPrediction(**t) for text in rows.get("target_predictions", ()) for t in json.loads(text)]
     added = store.write_batch(summary.run_id, documents, statements, predictions, model_id, targets)
-    summary.documents_added += added["documents"]
-    summary.statements_added += added["statements"]
-    summary.predictions_added += added["predictions"]
-    summary.target_predictions_added += added["target_predictions"]
+    summary.add_written(added)
 
 
 def document_from_json(text: str) -> Document:
