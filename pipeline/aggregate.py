@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import STANCES
 from .errors import TimelineError
-from .records import Position, Shift, content_id
+from .records import DatedReading, Position, Shift, content_id
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 OVERALL = "_overall"
 ACTOR, GROUP = "actor", "group"
 INTERVAL_PERCENTILES = (5.0, 95.0)  # a 90 % interval
+_BOOTSTRAP_CELLS = 1 << 18  # statement draws per block of bootstrap resamples (2 MB of indices)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Reading:
     """One statement's prediction on one issue, placed in its period, with the weight it counts for."""
 
@@ -85,15 +86,34 @@ def positions_by_period(rows: Sequence[Mapping], period: str = "quarter", weight
     multiplies the weight of predictions flagged low_confidence (0 leaves them out, 1 counts them fully;
     halved by default). Undated rows are skipped.
     """
+    return positions_of_readings(dated_readings(rows), period, _single_model(rows), weights=weights, seed=seed,
+                                 n_boot=n_boot, low_confidence_weight=low_confidence_weight)
+
+
+def positions_of_readings(readings: Iterable[DatedReading], period: str = "quarter", model_id: str = "",
+                          weights: Mapping[str, float] | None = None, seed: int = 0, n_boot: int = 500,
+                          low_confidence_weight: float = LOW_CONFIDENCE_WEIGHT) -> list[Position]:
+    """`positions_by_period` over one model's readings one by one (`Store.dated_readings`): what the engine
+    aggregates a period at a time, holding no statement texts. The positions do not depend on the order
+    of the readings."""
     _check_options(period, weights, n_boot, low_confidence_weight)
-    model_id = _single_model(rows)
-    readings = _readings(rows, period, low_confidence_weight)
+    placed = _readings(readings, period, low_confidence_weight)
     positions: list[Position] = []
     for level in (ACTOR, GROUP):
-        estimates = _issue_estimates(readings, level, period, model_id, seed, n_boot)
+        estimates = _issue_estimates(placed, level, period, model_id, seed, n_boot)
         positions.extend(e.position for e in estimates)
         positions.extend(_overall_positions(estimates, weights or {}))
     return sorted(positions, key=lambda p: (p.level, p.actor, p.issue, p.period_start))
+
+
+def dated_readings(rows: Iterable[Mapping]) -> Iterator[DatedReading]:
+    """The readings of `Store.statements()` rows, one per statement × predicted issue."""
+    for row in rows:
+        low = set(row.get("low_confidence") or ())
+        for issue in row.get("issues") or ():
+            yield DatedReading(row["id"], row.get("date"), row["actor"], row["actor_group"], issue,
+                               row["stance"][issue], float(row["maximalism"][issue]), float(row["confidence"][issue]),
+                               issue in low)
 
 
 def _check_options(period: str, weights: Mapping[str, float] | None, n_boot: int, low_weight: float) -> None:
@@ -117,20 +137,18 @@ def _single_model(rows: Sequence[Mapping]) -> str:
     return models[0] if models else ""
 
 
-def _readings(rows: Iterable[Mapping], period: str, low_confidence_weight: float) -> list[_Reading]:
-    readings = []
-    for row in rows:
-        if not row.get("issues") or not row.get("date"):
+def _readings(readings: Iterable[DatedReading], period: str, low_confidence_weight: float) -> list[_Reading]:
+    placed = []
+    for reading in readings:
+        if not reading.date:
             continue
-        date = _as_date(row["date"], row["id"])
+        date = _as_date(reading.date, reading.statement_id)
         label, start = period_of(date, period)
-        low = set(row.get("low_confidence") or ())
-        for issue in row["issues"]:
-            weight = float(row["confidence"][issue]) * (low_confidence_weight if issue in low else 1.0)
-            if weight > 0:
-                readings.append(_Reading(row["id"], date, row["actor"], row["actor_group"], issue, label, start,
-                                         float(row["maximalism"][issue]), row["stance"][issue], weight))
-    return readings
+        weight = reading.confidence * (low_confidence_weight if reading.low_confidence else 1.0)
+        if weight > 0:
+            placed.append(_Reading(reading.statement_id, date, reading.actor, reading.actor_group, reading.issue,
+                                   label, start, reading.maximalism, reading.stance, weight))
+    return placed
 
 
 def _as_date(value: object, statement_id: str) -> dt.date:
@@ -153,6 +171,7 @@ def _issue_estimates(readings: Sequence[_Reading], level: str, period: str, mode
         series[(holder, reading.issue, reading.period)].append(reading)
     estimates = []
     for (holder, issue, label), members in sorted(series.items()):
+        members.sort(key=lambda r: (r.date, r.statement_id))  # the bootstrap draws the same whatever the read order
         # one generator per series, so a series' interval does not depend on which other series exist
         rng = np.random.default_rng([seed, int(content_id(level, holder, issue, label), 16)])
         estimates.append(_estimate(level, holder, issue, period, members, model_id, rng, n_boot))
@@ -168,7 +187,7 @@ def _estimate(level: str, holder: str, issue: str, period: str, members: Sequenc
     mean = float(np.average(values, weights=weights))
     low, high = _interval(mean, replicates)
     shares = {s: float(sum(r.weight for r in members if r.stance == s) / weights.sum()) for s in STANCES}
-    ids = tuple(r.statement_id for r in sorted(members, key=lambda r: (r.date, r.statement_id)))
+    ids = tuple(r.statement_id for r in members)
     first = members[0]
     position = Position(actor=holder, actor_group=holder if level == GROUP else first.actor_group, level=level,
                         issue=issue, period_kind=period, period=first.period,
@@ -179,9 +198,15 @@ def _estimate(level: str, holder: str, issue: str, period: str, members: Sequenc
 
 
 def _bootstrap_means(values: np.ndarray, weights: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    """Weighted means of `n_boot` resamples (with replacement) of the statements."""
-    picks = rng.integers(0, len(values), size=(n_boot, len(values)))
-    return (weights[picks] * values[picks]).sum(axis=1) / weights[picks].sum(axis=1)
+    """Weighted means of `n_boot` resamples (with replacement) of the statements, drawn a block of resamples
+    at a time so that a series of many statements holds no n_boot × n index matrix (the draws are the same)."""
+    means = np.empty(n_boot)
+    block = max(1, _BOOTSTRAP_CELLS // len(values))
+    for first in range(0, n_boot, block):
+        picks = rng.integers(0, len(values), size=(min(block, n_boot - first), len(values)))
+        picked = weights[picks]
+        means[first:first + len(picks)] = (picked * values[picks]).sum(axis=1) / picked.sum(axis=1)
+    return means
 
 
 def _interval(estimate: float, replicates: np.ndarray) -> tuple[float, float]:

@@ -246,7 +246,8 @@ def fill_positions(store: Store, model_id: str, period: str = "quarter") -> int:
     """Recompute the model's positions per period from every statement it has classified; returns rows written.
 
     One period at a time: a position never spans periods and each series draws its own seeded bootstrap,
-    so the rows equal those of one pass over the whole store, while memory holds one period's statements.
+    so the rows equal those of one pass over the whole store, while memory holds one period's readings
+    (who said what when, without texts).
     Skipped (0 rows) when neither the model's readings nor the aggregation code changed since the positions
     were last computed here (as spaCy projects skip a step whose inputs and script are unchanged)."""
     key = f"engine_positions:{model_id}:{period}"
@@ -265,8 +266,8 @@ def _aggregation_fingerprint() -> str:
 
 
 def _positions_per_period(store: Store, model_id: str, period: str) -> Iterator:
-    from .aggregate import period_of, positions_by_period
+    from .aggregate import period_of, positions_of_readings
 
     starts = sorted({period_of(date, period)[1] for date in store.statement_dates()})
     for start, end in zip(starts, [*starts[1:], None]):
-        yield from positions_by_period(store.statements(model_id=model_id, dated=(start, end)), period)
+        yield from positions_of_readings(store.dated_readings(model_id, (start, end)), period, model_id)

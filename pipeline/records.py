@@ -108,6 +108,21 @@ class Prediction:
     targets: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class DatedReading:
+    """What the aggregation reads of one prediction: who said it when, and the model's reading of one issue."""
+
+    statement_id: str
+    date: Any  # a date, or an ISO date string; None or "" for an undated statement
+    actor: str
+    actor_group: str
+    issue: str
+    stance: str
+    maximalism: float
+    confidence: float
+    low_confidence: bool
+
+
 @dataclass(frozen=True)
 class Position:
     """An actor's position on an issue over one period, aggregated from predictions."""

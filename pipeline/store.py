@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import StoreError
-from .records import Document, Position, Prediction, Problem, Statement, TargetPrediction, content_id
+from .records import DatedReading, Document, Position, Prediction, Problem, Statement, TargetPrediction, content_id
 
 SCHEMA_VERSION = 2  # 2: embeddings as float32 bytes
 # DuckDB's buffer pool, which otherwise keeps every block a run writes (up to 80 % of the machine's memory):
@@ -294,17 +294,26 @@ class Store:
                                                            "vector": _vector_bytes(vectors)}))
 
     def replace_positions(self, model_id: str, period_kind: str, positions: Iterable[Position]) -> int:
-        """Replace `model_id`'s positions for `period_kind` with `positions` (read as they come, so a
-        generator never has to hold them all), in one transaction; returns rows."""
+        """Replace `model_id`'s positions for `period_kind` with `positions`; returns rows.
+
+        The positions are read as they come (a generator never has to hold them all) and committed in
+        chunks under a staging kind that no reader asks for, then swapped in with one transaction: readers
+        see the old rows or the new ones, never a mix, and no transaction holds every position's statement
+        ids in memory at once. A run that dies while writing leaves staged rows the next call clears."""
+        staging = f"{period_kind}{_STAGING}"
+        self.db.execute("DELETE FROM positions WHERE model_id = ? AND period_kind = ?", [model_id, staging])
         written, remaining = 0, iter(positions)
+        while chunk := list(islice(remaining, 1000)):
+            rows = [(model_id, staging, p.level, p.actor, p.actor_group, p.issue, p.period, p.period_start,
+                     p.n, p.maximalism, p.maximalism_low, p.maximalism_high, p.favor, p.against, p.neutral,
+                     list(p.statement_ids)) for p in chunk]
+            with self.transaction():
+                self._insert_rows("positions", rows, _POSITION_COLUMNS)
+            written += len(rows)
         with self.transaction():
             self.db.execute("DELETE FROM positions WHERE model_id = ? AND period_kind = ?", [model_id, period_kind])
-            while chunk := list(islice(remaining, 1000)):
-                rows = [(model_id, period_kind, p.level, p.actor, p.actor_group, p.issue, p.period, p.period_start,
-                         p.n, p.maximalism, p.maximalism_low, p.maximalism_high, p.favor, p.against, p.neutral,
-                         list(p.statement_ids)) for p in chunk]
-                self._insert_rows("positions", rows, _POSITION_COLUMNS)
-                written += len(rows)
+            self.db.execute("UPDATE positions SET period_kind = ? WHERE model_id = ? AND period_kind = ?",
+                            [period_kind, model_id, staging])
         return written
 
     def quarantine(self, run_id: str, problems: Iterable[Problem]) -> int:
@@ -453,6 +462,17 @@ class Store:
         rows = self.db.execute(sql, params or []).fetchall()
         return rows[0] if rows else None
 
+    def dated_readings(self, model_id: str, dated: tuple[dt.date, dt.date | None]) -> list[DatedReading]:
+        """`model_id`'s readings of the statements dated in `dated` (first day, day after the last or None) as
+        the aggregation reads them, without texts or documents; values rounded as `statements()` gives them."""
+        start, end = dated
+        cursor = self.db.execute(
+            "SELECT s.id, s.date, s.actor, s.actor_group, p.issue, p.stance, p.maximalism, p.confidence, "
+            "p.low_confidence FROM predictions p JOIN statements s ON s.id = p.statement_id WHERE p.model_id = ? "
+            "AND s.date >= ? AND (CAST(? AS DATE) IS NULL OR s.date < ?)", [model_id, start, end, end])
+        return [DatedReading(sid, date, actor, group, issue, stance, round(maximalism, 3), round(confidence, 3), low)
+                for sid, date, actor, group, issue, stance, maximalism, confidence, low in cursor.fetchall()]
+
     def statement_dates(self) -> list[dt.date]:
         """Every distinct date a statement carries."""
         return [r[0] for r in self.db.execute("SELECT DISTINCT date FROM statements WHERE date IS NOT NULL")
@@ -487,6 +507,7 @@ class Store:
         return [dict(zip(names, r)) for r in cursor.fetchall()]
 
 
+_STAGING = " (being written)"  # the period kind of positions not yet swapped in
 _POSITION_COLUMNS = ("model_id", "period_kind", "level", "actor", "actor_group", "issue", "period", "period_start",
                      "n", "maximalism", "maximalism_low", "maximalism_high", "favor", "against", "neutral",
                      "statement_ids")

@@ -61,6 +61,25 @@ def test_bootstrap_is_seeded():
     assert first.maximalism == other.maximalism
 
 
+def test_positions_do_not_depend_on_the_order_statements_are_read():
+    rows = [row(f"s{k:02d}", f"2025-0{1 + k % 3}-{1 + k:02d}", actor=("Vladimir Putin", "Sergei Lavrov")[k % 2],
+                territory=("against", float(k % 4), 0.4 + k / 50)) for k in range(24)]
+    assert positions_by_period(rows) == positions_by_period(rows[::-1]) == positions_by_period(rows[5:] + rows[:5])
+
+
+def test_a_large_series_is_resampled_in_blocks_with_the_same_draws(monkeypatch):
+    """The engine aggregates series of many thousand statements; the bootstrap draws them a block of
+    resamples at a time, which must not change the interval."""
+    import pipeline.aggregate as aggregate
+
+    rows = [row(f"s{k}", "2025-02-01", territory=("favor", float(k % 4), 0.3 + (k % 7) / 10)) for k in range(400)]
+    at_once = find(positions_by_period(rows), "Vladimir Putin", "territory", "2025-Q1")
+    monkeypatch.setattr(aggregate, "_BOOTSTRAP_CELLS", 1000)  # blocks of 2 resamples of 400 draws
+    in_blocks = find(positions_by_period(rows), "Vladimir Putin", "territory", "2025-Q1")
+    assert (in_blocks.maximalism_low, in_blocks.maximalism_high) == (at_once.maximalism_low, at_once.maximalism_high)
+    assert at_once.maximalism_low < at_once.maximalism < at_once.maximalism_high
+
+
 def test_people_roll_up_to_their_group():
     rows = [row("a", "2025-07-02", "Vladimir Putin", territory=("favor", 3.0, 1.0)),
             row("b", "2025-07-03", "Sergei Lavrov", territory=("favor", 2.0, 1.0)),

@@ -117,6 +117,24 @@ def test_replace_positions_is_idempotent_per_model_and_period(timeline_store):
         assert store.positions(TIMELINE_MODEL, "year") == []
 
 
+def test_replacing_positions_that_fails_midway_keeps_the_old_ones(timeline_store):
+    with Store(timeline_store) as store:
+        quarterly = store.positions(TIMELINE_MODEL, "quarter")
+        fresh = positions_by_period(store.statements(), "quarter")
+
+        def dies_late():
+            for _ in range(1 + 2000 // len(fresh)):  # more than one committed chunk is staged before the failure
+                yield from fresh
+            raise RuntimeError("killed while aggregating")
+
+        with pytest.raises(RuntimeError, match="killed"):
+            store.replace_positions(TIMELINE_MODEL, "quarter", dies_late())
+        assert store.positions(TIMELINE_MODEL, "quarter") == quarterly
+        assert store.replace_positions(TIMELINE_MODEL, "quarter", fresh[:10]) == 10  # the staged rows are cleared
+        assert len(store.positions(TIMELINE_MODEL, "quarter")) == 10
+        assert store.db.execute("SELECT DISTINCT period_kind FROM positions").fetchall() == [("quarter",)]
+
+
 def _series_order(p: Position):
     return (p.level, p.actor, p.issue, p.period_start)
 
