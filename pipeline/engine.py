@@ -219,7 +219,8 @@ def _write(batch: _Batch, store: Store, classifier, summary: RunSummary,
            on_progress: Callable[[RunSummary], None] | None, embeddings: EmbeddingCache | None) -> None:
     predictions, targets = batch.predictions.result() if batch.predictions is not None else ([], [])
     added = store.write_batch(summary.run_id, batch.documents, batch.statements, predictions,
-                              classifier.model_id if classifier is not None else None, targets)
+                              classifier.model_id if classifier is not None else None, targets,
+                              targets_read=True)
     if embeddings is not None:
         embeddings.flush(store)
     summary.add_written(added)

@@ -164,7 +164,8 @@ def _write(rows, store: Store, summary: RunSummary, model_id: str | None) -> Non
     statements = [Statement(**s) for text in rows["statements"] for s in json.loads(text)]
     predictions = [prediction_from_dict(p) for text in rows.get("predictions", ()) for p in json.loads(text)]
     targets = [TargetPrediction(**t) for text in rows.get("target_predictions", ()) for t in json.loads(text)]
-    added = store.write_batch(summary.run_id, documents, statements, predictions, model_id, targets)
+    added = store.write_batch(summary.run_id, documents, statements, predictions, model_id, targets,
+                              targets_read=True)
     summary.add_written(added)
 
 

@@ -35,7 +35,16 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import StoreError
-from .records import DatedReading, Document, Position, Prediction, Problem, Statement, TargetPrediction, content_id
+from .records import (
+    DatedReading,
+    Document,
+    Position,
+    Prediction,
+    Problem,
+    Statement,
+    TargetPrediction,
+    content_id,
+)
 
 SCHEMA_VERSION = 2  # 2: embeddings as float32 bytes
 # DuckDB's buffer pool, which otherwise keeps every block a run writes (up to 80 % of the machine's memory):
@@ -65,6 +74,7 @@ CREATE TABLE IF NOT EXISTS target_predictions (
     statement_id VARCHAR, model_id VARCHAR, issue VARCHAR, target VARCHAR, named VARCHAR, stance VARCHAR,
     maximalism DOUBLE, confidence DOUBLE, stance_confidence DOUBLE, start_char INTEGER, end_char INTEGER,
     clause VARCHAR, split BOOLEAN, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS targets_read (statement_id VARCHAR, model_id VARCHAR);
 CREATE TABLE IF NOT EXISTS positions (
     model_id VARCHAR, period_kind VARCHAR, level VARCHAR, actor VARCHAR, actor_group VARCHAR, issue VARCHAR,
     period VARCHAR, period_start DATE, n INTEGER, maximalism DOUBLE, maximalism_low DOUBLE,
@@ -187,9 +197,11 @@ class Store:
 
     def write_batch(self, run_id: str, documents: Sequence[Document], statements: Sequence[Statement],
                     predictions: Sequence[Prediction] = (), model_id: str | None = None,
-                    targets: Sequence[TargetPrediction] = ()) -> dict[str, int]:
+                    targets: Sequence[TargetPrediction] = (), targets_read: bool = False) -> dict[str, int]:
         """Documents with their statements, predictions and per-target readings, all or nothing; returns the
-        rows added. A document already in the store (or twice in `documents`) is skipped with all of its rows."""
+        rows added. A document already in the store (or twice in `documents`) is skipped with all of its rows.
+        `targets_read`: `targets` are every reading the batch's predictions give (none for some statements that
+        name targets), so `untargeted` need not offer those statements again."""
         before = self.counts()
         with self.transaction():
             known = self.known_documents(d.id for d in documents)
@@ -204,6 +216,8 @@ class Store:
             self._insert_statements(statements, run_id)
             self._add_predictions(run_id, predictions, model_id, [s.id for s in statements])
             added_targets = self._insert_target_predictions(run_id, targets)  # new statements: new readings
+            if targets_read and model_id is not None:
+                self._mark_targets_read(model_id, [p.statement_id for p in predictions if p.targets])
             self._insert_documents(fresh, run_id)  # last: a document present means its batch is complete
         after = self.counts()
         return {**{k: after[k] - before[k] for k in after}, "target_predictions": added_targets}
@@ -263,15 +277,23 @@ class Store:
         finally:
             self.db.unregister("_incoming")
 
-    def add_target_predictions(self, run_id: str, predictions: Sequence[TargetPrediction]) -> int:
+    def add_target_predictions(self, run_id: str, predictions: Sequence[TargetPrediction], model_id: str,
+                               read: Sequence[str] = ()) -> int:
         """Per-target readings of statements (pipeline/targets.py), in one transaction; returns rows added.
-        Statements that already have readings by the model keep them (`untargeted` offers only the others)."""
+        Statements that already have readings by the model keep them; `read` (statement ids) are the
+        statements these readings came from, those that gave none included: `untargeted` offers them no more."""
         with self.transaction():
             done = set(self.db.execute(
                 "SELECT DISTINCT statement_id, model_id FROM target_predictions WHERE statement_id IN "
                 "(SELECT unnest(?))", [list({p.statement_id for p in predictions})]).fetchall()) if predictions else set()
+            self._mark_targets_read(model_id, read)
             return self._insert_target_predictions(
                 run_id, [p for p in predictions if (p.statement_id, p.model_id) not in done])
+
+    def _mark_targets_read(self, model_id: str, statement_ids: Iterable[str]) -> None:
+        rows = [(statement_id, model_id) for statement_id in dict.fromkeys(statement_ids)]
+        if rows:
+            self._insert_rows("targets_read", rows)
 
     def _insert_target_predictions(self, run_id: str, predictions: Sequence[TargetPrediction]) -> int:
         """Readings of statements that have none yet; a reading given twice is kept once."""
@@ -400,14 +422,16 @@ class Store:
         return [Statement(*row) for row in cursor.fetchall()]
 
     def untargeted(self, model_id: str) -> tuple[list[Statement], list[Prediction]]:
-        """Statements with targets that `model_id` classified but has no per-target readings of, and their
-        predictions."""
+        """Statements with targets that `model_id` classified but has not read per target yet (a store written
+        before per-target readings, or statements classified at the end of a run), and their predictions."""
         cursor = self.db.execute(
             "SELECT s.id, s.doc_id, s.idx, s.start_char, s.end_char, s.text, s.actor, s.actor_group, s.attribution, "
             "s.cue, CAST(s.date AS VARCHAR), p.issue, p.stance, p.maximalism, p.maximalism_dist, p.confidence, "
             "p.stance_confidence, p.zero_shot, p.low_confidence, p.targets FROM predictions p "
             "JOIN statements s ON s.id = p.statement_id WHERE p.model_id = ? AND len(p.targets) > 0 AND NOT EXISTS "
             "(SELECT 1 FROM target_predictions t WHERE t.statement_id = p.statement_id AND t.model_id = p.model_id) "
+            "AND NOT EXISTS (SELECT 1 FROM targets_read r WHERE r.statement_id = p.statement_id "
+            "AND r.model_id = p.model_id) "
             "ORDER BY s.doc_id, s.idx, p.issue", [model_id])
         statements: dict[str, Statement] = {}
         predictions = []

@@ -197,4 +197,5 @@ def classify_pending_targets(store, model, nlp, run_id: str, config: TermsConfig
     """Per-target readings for every statement `model` classified that names targets and has none yet;
     the engine calls this after classifying. Returns the readings added."""
     statements, predictions = store.untargeted(model.model_id)
-    return store.add_target_predictions(run_id, target_predictions(statements, predictions, model, nlp, config))
+    return store.add_target_predictions(run_id, target_predictions(statements, predictions, model, nlp, config),
+                                        model.model_id, [s.id for s in statements])

@@ -114,6 +114,25 @@ def test_the_store_keeps_target_readings_and_a_rerun_adds_none(tmp_path, nlp):
     assert SEED_SENTENCE[donetsk["start"]:donetsk["end"]] == "He continues to seek full control of Donetsk"
 
 
+def test_a_statement_whose_targets_give_no_reading_is_read_once(tmp_path, nlp):
+    """Its predictions name a place that is no target of their issue: no reading, and no second look on
+    the next run (a store of a million statements re-read thousands of them at the end of every run)."""
+    model, statement = WordingModel(), _statement(SEED_SENTENCE, start=0)
+    document = Document(id="d", text=SEED_SENTENCE, source_path="/seed.md", date="2025-09-08")
+    prediction = _prediction(statement, "nato_membership", 2.0, ("Donetsk",))
+    with Store(tmp_path / "s.duckdb") as store:
+        run_id = store.start_run(["inline"], model.model_id)
+        store.write_batch(run_id, [document], [statement], [prediction], model.model_id)
+        assert [s.id for s in store.untargeted(model.model_id)[0]] == [statement.id]
+        assert classify_pending_targets(store, model, nlp, run_id) == 0
+        assert store.untargeted(model.model_id) == ([], [])
+    with Store(tmp_path / "engine.duckdb") as store:  # the engines read targets with each batch and say so
+        run_id = store.start_run(["inline"], model.model_id)
+        store.write_batch(run_id, [document], [statement], [prediction], model.model_id, targets=[],
+                          targets_read=True)
+        assert store.untargeted(model.model_id) == ([], [])
+
+
 def test_each_taxonomy_reads_its_own_targets_dictionary():
     from pipeline.classify import find_targets
     from pipeline.config import CONFIGS, load_taxonomy
