@@ -12,6 +12,17 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux), else the architecture: hosts of the same size differ in speed."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def machine_line() -> str:
     versions = []
     for package in ("spacy", "torch", "transformers", "duckdb", "scikit-learn"):
@@ -19,7 +30,7 @@ def machine_line() -> str:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
             pass
-    return (f"_Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
+    return (f"_Measured {dt.date.today().isoformat()} on {platform.machine()} ({cpu_name()}), {os.cpu_count()} cores, "
             f"Python {platform.python_version()}; {', '.join(versions)}._")
 
 
