@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .attribute import INTERVIEWER_CUE, ActorResolver, attribute_statements
+from .batching import batched
 from .config import DEFAULT_ACTORS, load_actors
 from .embedding_cache import EmbeddingCache
 from .ingest import MAX_DOCUMENT_MB, read_inputs
@@ -74,17 +75,6 @@ class _Batch:
     documents: list[Document]
     statements: list[Statement]
     predictions: Future | None = None
-
-
-def batched(items: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def statements_for(documents: Sequence[Document], resolver: ActorResolver, nlp=None) -> list[Statement]:

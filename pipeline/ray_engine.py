@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from .batching import batched
 from .config import DEFAULT_ACTORS
 from .engine import (
     RunSummary,
-    batched,
     classify_with_targets,
     finish_classifying,
     new_documents,

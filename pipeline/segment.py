@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
+from .batching import batched
 from .errors import ModelError
 from .records import Document, Sentence
 
@@ -213,16 +214,7 @@ def _parsed(nlp, group: list[tuple[str, object]]) -> list:
 def _bounded(tasks: list[tuple[str, object]], max_lines: int, max_chars: int) -> Iterator[list]:
     """`tasks` ((text, context) pairs) in order, in groups of at most `max_lines` and about `max_chars`
     (a longer line goes alone)."""
-    group: list = []
-    chars = 0
-    for task in tasks:
-        if group and (len(group) >= max_lines or chars + len(task[0]) > max_chars):
-            yield group
-            group, chars = [], 0
-        group.append(task)
-        chars += len(task[0])
-    if group:
-        yield group
+    return batched(tasks, max_lines, max_chars, lambda task: len(task[0]))
 
 
 def entities(sentence) -> list:

@@ -27,13 +27,13 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from itertools import islice
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
+from .batching import batched
 from .errors import StoreError
 from .records import (
     DatedReading,
@@ -52,6 +52,10 @@ SCHEMA_VERSION = 2  # 2: embeddings as float32 bytes
 # limit; large queries spill to a temporary folder beside the store. $REDLINE_STORE_MEMORY overrides it.
 # 64 MB against 128 MB: a 10,000-document run peaked 74 MB lower and ran no slower (benchmarks/speed.py).
 MEMORY_LIMIT = "64MB"
+_FETCH_ROWS = 10_000  # rows a large read takes from DuckDB at a time
+# statement ids per write of positions: a store of a million statements lists ~2.7 million ids over its
+# positions, and 1,000 positions at once could carry a third of them through Arrow into DuckDB (+88 MB)
+_POSITION_IDS_PER_CHUNK = 50_000
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS runs (
@@ -324,8 +328,8 @@ class Store:
         ids in memory at once. A run that dies while writing leaves staged rows the next call clears."""
         staging = f"{period_kind}{_STAGING}"
         self.db.execute("DELETE FROM positions WHERE model_id = ? AND period_kind = ?", [model_id, staging])
-        written, remaining = 0, iter(positions)
-        while chunk := list(islice(remaining, 1000)):
+        written = 0
+        for chunk in batched(positions, 1000, _POSITION_IDS_PER_CHUNK, lambda p: len(p.statement_ids)):
             rows = [(model_id, staging, p.level, p.actor, p.actor_group, p.issue, p.period, p.period_start,
                      p.n, p.maximalism, p.maximalism_low, p.maximalism_high, p.favor, p.against, p.neutral,
                      list(p.statement_ids)) for p in chunk]
@@ -414,7 +418,11 @@ class Store:
         return found
 
     def unclassified(self, model_id: str, limit: int) -> list[Statement]:
-        """Statements that `model_id` has not classified yet, in store order."""
+        """Statements that `model_id` has not classified yet, in store order. A model that has classified as
+        many statements as the store holds has classified them all (statements are never removed, and each is
+        classified once per model): the anti-join, whose hash table over a million ids took ~50 MB, is skipped."""
+        if self.classified_count(model_id) >= self._first("SELECT count(*) FROM statements")[0]:
+            return []
         cursor = self.db.execute(
             "SELECT id, doc_id, idx, start_char, end_char, text, actor, actor_group, attribution, cue, "
             "CAST(date AS VARCHAR) FROM statements s WHERE NOT EXISTS (SELECT 1 FROM classified c "
@@ -494,8 +502,17 @@ class Store:
             "SELECT s.id, s.date, s.actor, s.actor_group, p.issue, p.stance, p.maximalism, p.confidence, "
             "p.low_confidence FROM predictions p JOIN statements s ON s.id = p.statement_id WHERE p.model_id = ? "
             "AND s.date >= ? AND (CAST(? AS DATE) IS NULL OR s.date < ?)", [model_id, start, end, end])
-        return [DatedReading(sid, date, actor, group, issue, stance, round(maximalism, 3), round(confidence, 3), low)
-                for sid, date, actor, group, issue, stance, maximalism, confidence, low in cursor.fetchall()]
+        # a quarter of a large store holds ~50,000 readings: fetched in slices, and each of the few distinct
+        # dates, actors, groups, issues and stances kept once, they take about half the memory
+        one: dict = {}
+        readings = []
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            readings.extend(DatedReading(sid, one.setdefault(date, date), one.setdefault(actor, actor),
+                                         one.setdefault(group, group), one.setdefault(issue, issue),
+                                         one.setdefault(stance, stance), round(maximalism, 3), round(confidence, 3),
+                                         low)
+                            for sid, date, actor, group, issue, stance, maximalism, confidence, low in rows)
+        return readings
 
     def statement_dates(self) -> list[dt.date]:
         """Every distinct date a statement carries."""
