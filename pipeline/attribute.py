@@ -425,9 +425,8 @@ def _resolve_subject(subject, ctx: _Context, frame=None) -> Holder | None:
 
 def _resolve_phrase(head, ctx: _Context, attribution: str, verb: str) -> Holder | None:
     """The actor a noun phrase names; the mention containing the phrase's head wins."""
-    left, right = head.left_edge.idx, head.right_edge.idx + len(head.right_edge)
-    doc_text = head.doc.text
-    phrase = doc_text[left:right]
+    left = head.left_edge.idx
+    phrase = head.doc[head.left_edge.i:head.right_edge.i + 1].text  # not doc.text: spaCy rebuilds it per call
     mentions = ctx.resolver.mentions(phrase, ctx.document.date)
     head_offset = head.idx - left
     covering = [m for m in mentions if m[0] <= head_offset < m[1]]
@@ -566,8 +565,8 @@ def _clause_split(sentence: Sentence, state: _QuoteState, ctx: _Context, holder:
         if second is None or second.actor == holder.actor:
             continue
         begin = _clause_start(clause)  # offsets below are in the parsed line's coordinates
-        first_end = begin
-        while first_end > span.start_char and span.doc.text[first_end - 1] in " ,;:–—-":
+        first_end, text = begin, span.doc.text
+        while first_end > span.start_char and text[first_end - 1] in " ,;:–—-":
             first_end -= 1
         if first_end <= span.start_char or begin >= span.end_char:
             continue
