@@ -11,7 +11,8 @@ stages' work the engine overlaps on this machine, on the same generated input (s
 4. the engine: `pipeline.engine.run` into a fresh store.
 
 If the cores scaled perfectly, (3) would take as long as the slower stage alone and the engine could approach
-it; the sum of (1) and (2) is what one core would need. Each figure comes from a fresh interpreter.
+it; the sum of (1) and (2) is the time of running them one after the other. Each figure comes from a fresh
+interpreter.
 
 Run: .venv/bin/python benchmarks/overlap.py [--documents 1000] [--work DIR] [--write]
 """
@@ -37,13 +38,18 @@ from benchmarks.speed_input import write_input  # noqa: E402
 BATCH = 32  # documents per batch, as `redline run`
 
 
-def _documents(work: Path, documents: int) -> list:
-    from pipeline.ingest import MAX_DOCUMENT_MB, read_inputs
-
+def _input(work: Path, documents: int) -> Path:
+    """The folder of the generated input, written on first use."""
     folder = work / f"input-{documents}"
     if not folder.exists():
         write_input(folder, documents)
-    return list(read_inputs(sorted(folder.glob("*.jsonl")), None, MAX_DOCUMENT_MB))
+    return folder
+
+
+def _documents(work: Path, documents: int) -> list:
+    from pipeline.ingest import MAX_DOCUMENT_MB, read_inputs
+
+    return list(read_inputs(sorted(_input(work, documents).glob("*.jsonl")), None, MAX_DOCUMENT_MB))
 
 
 def parse(work: Path, documents: int) -> dict:
@@ -84,12 +90,12 @@ def engine(work: Path, documents: int) -> dict:
     from pipeline.config import DEFAULT_MODEL
     from pipeline.engine import run
 
-    _documents(work, documents)
+    folder = _input(work, documents)
     model = RedlineModel.load(DEFAULT_MODEL)
     store = work / f"overlap-{documents}.duckdb"
     store.unlink(missing_ok=True)
     start = time.perf_counter()
-    summary = run([work / f"input-{documents}"], store, classifier=model)
+    summary = run([folder], store, classifier=model)
     return {"seconds": time.perf_counter() - start, "statements": summary.statements_added}
 
 
