@@ -264,7 +264,8 @@ def last_progress(work: Path, documents: int) -> dict | None:
     return json.loads(lines[-1]) if lines else None
 
 
-def report(sizes: list[dict], partial: list[dict], peers: dict | None, growth: str = "") -> str:
+def report(sizes: list[dict], partial: list[dict], peers: dict | None, growth: str = "",
+           command: str = "--sizes 1000 10000 100000 --write") -> str:
     lines = [machine_line(), "",
              "No GPU was available to this session: every figure is CPU-only; GPU throughput is not measured.", "",
              "| documents | statements | end-to-end stmt/s | s | peak RSS MB | encoder passes (cached) | "
@@ -292,7 +293,7 @@ def report(sizes: list[dict], partial: list[dict], peers: dict | None, growth: s
               "sentences the encoder computed; cached: those the cache served (repeated quotes). The machine "
               "is shared: a run keeps three threads busy (load ~3 on two cores), and a load above that means other "
               "jobs slowed its timings. Command: `.venv/bin/python benchmarks/speed.py "
-              "--sizes 1000 10000 100000 --write`."]
+              f"{command}`."]
     return "\n".join(lines)
 
 
@@ -431,7 +432,9 @@ def main() -> None:
     sizes, partial, peers = kept_results(args.work, args.sizes)
     runs = [n for n in args.sizes if (args.work / f"progress-{n}.jsonl").exists()]
     growth = rss_growth(args.work, max(runs)) if runs else ""
-    body = report(sizes, partial, peers, growth)
+    command = " ".join(["--sizes", *map(str, args.sizes), "--write"]
+                       + ([] if args.section == "Speed and scale" else ["--section", f"'{args.section}'"]))
+    body = report(sizes, partial, peers, growth, command)
     print(body)
     if args.write:
         write_section(args.section, body)

@@ -565,8 +565,8 @@ def _clause_split(sentence: Sentence, state: _QuoteState, ctx: _Context, holder:
         if second is None or second.actor == holder.actor:
             continue
         begin = _clause_start(clause)  # offsets below are in the parsed line's coordinates
-        first_end, text = begin, span.doc.text
-        while first_end > span.start_char and text[first_end - 1] in " ,;:–—-":
+        first_end, text = begin, span.text  # span.doc.text would rebuild the whole line's text
+        while first_end > span.start_char and text[first_end - 1 - span.start_char] in " ,;:–—-":
             first_end -= 1
         if first_end <= span.start_char or begin >= span.end_char:
             continue
