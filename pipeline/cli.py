@@ -190,6 +190,8 @@ def train_cli(
     name: Annotated[Optional[str], typer.Option(help="Model name in its card (default: the config's).")] = None,
     mode: Annotated[Optional[str], typer.Option(help="Override the config's mode: heads or finetune.")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda if present).")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Override the config's seed (train a few seeds to see how much a figure moves by chance).")] = None,
 ) -> None:
     """Train a model from a corpus and write its folder with weights and card.json."""
     from .classify import CONFIG
@@ -201,7 +203,7 @@ def train_cli(
     if config is None and start is None:
         raise ConfigError("give a training config (--config configs/train/default.yaml) or a model to start "
                           "from (--from models/default), whose config is used")
-    cfg = load_training_config(config or start / CONFIG, mode=mode, device=device, name=name,
+    cfg = load_training_config(config or start / CONFIG, mode=mode, device=device, name=name, seed=seed,
                                start_from=str(start) if start else None,
                                corpus=tuple(str(c) for c in corpus) if corpus else None)
     model = train(cfg, log=lambda line: console.print(line, highlight=False))

@@ -267,7 +267,7 @@ def test_a_file_with_an_unknown_label_or_bad_json_is_refused_with_its_line(impor
 def retrained(loop, imported, tiny_corpus):  # noqa: F811
     out = loop["models"] / "tiny2"
     _redline("train", "--from", loop["models"] / "default", "--corpus", tiny_corpus,
-             "--corpus", imported["corpus"] / "prodigy.jsonl", "--name", "tiny2", "--out", out)
+             "--corpus", imported["corpus"] / "prodigy.jsonl", "--name", "tiny2", "--seed", 21, "--out", out)
     return out
 
 
@@ -278,6 +278,7 @@ def test_retraining_from_a_model_starts_from_its_heads_and_records_it(loop, retr
     assert str(imported["corpus"] / "prodigy.jsonl") in card["corpus"]["paths"]
     assert sum(card["corpus"]["sizes"].values()) == sum(old["corpus"]["sizes"].values()) + 18
     assert card["labels"]["groups"] == old["labels"]["groups"]
+    assert card["config"]["seed"] == 21 and old["config"]["seed"] != 21
 
 
 def test_evaluate_compare_prints_differences_and_a_bootstrap_interval(loop, retrained, imported):
