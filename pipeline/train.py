@@ -23,7 +23,7 @@ import yaml
 from pydantic import Field, model_validator
 from torch import nn
 
-from .classify import ENCODER_WEIGHTS, Heads, HeadsEnsemble, RedlineModel, build_heads, mix_probs, platt_scale
+from .classify import Heads, HeadsEnsemble, RedlineModel, build_heads, mix_probs, platt_scale
 from .config import DEFAULT_TAXONOMY, ROOT, STANCES, Strict, Taxonomy, load_config, load_taxonomy
 from .corpus import SPLITS, corpus_hash, load_rows
 from .encoder import DEFAULT_ENCODER, Encoder
@@ -290,9 +290,8 @@ def _finetune(model: RedlineModel, batches: dict[str, Batch], config: TrainingCo
             best, best_state, improved = score, _trainable_state(model), True
     _load_trainable(model, best_state)
     model.card["encoder"].update({"lora_rank": config.lora_rank, "lora_alpha": config.lora_alpha})
-    if not config.lora_rank and improved:  # the whole encoder was trained: its weights go with the model
+    if not config.lora_rank and improved:  # the whole encoder was trained: `save` writes its weights with the model
         encoder.mark_tuned()
-        model.card["encoder"]["weights"] = ENCODER_WEIGHTS
     elif not config.lora_rank:
         log("no fine-tuning epoch beat the frozen encoder on dev: the encoder is kept as it was")
 
