@@ -98,6 +98,25 @@ class Heads(nn.Module):
         maximalism = self.maximalism(torch.cat([h, issue_onehot, cues], dim=-1))
         return stance, maximalism
 
+    def all_pair_logits(self, h, group_onehot, cues, extra: int = 0):
+        """Stance (n, issues + extra, 3) and maximalism (n, issues + extra, 4) logits of every statement
+        and issue at once, in eval mode; an `extra` issue has no one-hot column (a taxonomy-only issue).
+        The same numbers as `pair_logits` per issue: the first layer's product with the statement's own
+        inputs is taken once, and each issue adds its one-hot weight column to it."""
+        return (_per_issue(self.stance, [h, group_onehot, cues], h.shape[1], self.n_issues, extra),
+                _per_issue(self.maximalism, [h, cues], h.shape[1], self.n_issues, extra))
+
+
+def _per_issue(mlp: nn.Sequential, inputs: list, at: int, n_issues: int, extra: int) -> torch.Tensor:
+    """`mlp` (dropout, linear, GELU, dropout, linear; eval mode) over every issue's one-hot, which sits in
+    its input at column `at`, between `inputs[0]` and the rest."""
+    first, last = mlp[1], mlp[4]
+    weight = first.weight
+    own = torch.cat([weight[:, :at], weight[:, at + n_issues:]], dim=1)
+    base = torch.cat(inputs, dim=-1) @ own.T + first.bias  # (n, hidden)
+    columns = torch.cat([weight[:, at:at + n_issues].T, weight.new_zeros(extra, weight.shape[0])])
+    return last(mlp[2](base[:, None, :] + columns[None, :, :]))
+
 
 class HeadsEnsemble(nn.Module):
     """Heads trained from different seeds; a statement's logits are the members' mean. One set of heads over
@@ -113,6 +132,10 @@ class HeadsEnsemble(nn.Module):
 
     def pair_logits(self, h, issue_onehot, group_onehot, cues):
         pairs = [m.pair_logits(h, issue_onehot, group_onehot, cues) for m in self.members]
+        return torch.stack([s for s, _ in pairs]).mean(0), torch.stack([m for _, m in pairs]).mean(0)
+
+    def all_pair_logits(self, h, group_onehot, cues, extra: int = 0):
+        pairs = [m.all_pair_logits(h, group_onehot, cues, extra) for m in self.members]
         return torch.stack([s for s, _ in pairs]).mean(0), torch.stack([m for _, m in pairs]).mean(0)
 
 
@@ -270,34 +293,28 @@ class RedlineModel:
         """Issue probabilities, and stance and maximalism distributions for every (statement, issue)."""
         self.heads.eval()
         feats = self.features(texts, embeddings)
-        n, k = len(texts), len(self.labels)
+        k = len(self.labels)
         known = slice(0, k)
         logits = self.heads.issue_logits(feats["h"], feats["keywords"][:, known], feats["similarity"][:, known],
                                          feats["cues"])
         issue_probs = torch.sigmoid(logits / self.temperature).numpy()
         lexical = self.lexical if self.lexical is not None and any(self.lexical.blend.values()) else None
         if lexical is not None:
-            issue_probs = platt_scale(mix_probs(issue_probs, lexical.issue_probs(texts), lexical.blend["issues"]),
+            lexical_issues, lexical_stance, lexical_maximalism = lexical.probs(texts, groups,
+                                                                               feats["cues"].numpy())
+            issue_probs = platt_scale(mix_probs(issue_probs, lexical_issues, lexical.blend["issues"]),
                                       self.issue_scaling)
-            lexical_stance, lexical_maximalism = lexical.pair_probs(texts, groups)
         all_issues = (*self.labels, *self.extra)
         if self.extra:  # taxonomy-only issues: similarity to the issue's description and examples
             similarity = feats["similarity"][:, k:].numpy()
             zero = 1 / (1 + np.exp(-(similarity - self.zero_shot_threshold) * 20))
             issue_probs = np.concatenate([issue_probs, zero], axis=1)
-        groups_onehot = self.group_onehot(groups)
-        stance = np.zeros((n, len(all_issues), len(STANCES)), dtype=np.float32)
-        maximalism = np.zeros((n, len(all_issues), len(MAXIMALISM_LEVELS)), dtype=np.float32)
-        for j in range(len(all_issues)):
-            onehot = torch.zeros(n, k)
-            if j < k:
-                onehot[:, j] = 1.0
-            s, m = self.heads.pair_logits(feats["h"], onehot, groups_onehot, feats["cues"])
-            stance[:, j] = torch.softmax(s, -1).numpy()
-            maximalism[:, j] = torch.softmax(m / self.maximalism_temperature, -1).numpy()
-            if lexical is not None and j < k:
-                stance[:, j] = mix_probs(stance[:, j], lexical_stance[:, j], lexical.blend["stance"])
-                maximalism[:, j] = mix_probs(maximalism[:, j], lexical_maximalism[:, j], lexical.blend["maximalism"])
+        s, m = self.heads.all_pair_logits(feats["h"], self.group_onehot(groups), feats["cues"], len(self.extra))
+        stance = torch.softmax(s, -1).numpy()
+        maximalism = torch.softmax(m / self.maximalism_temperature, -1).numpy()
+        if lexical is not None:
+            stance[:, :k] = mix_probs(stance[:, :k], lexical_stance, lexical.blend["stance"])
+            maximalism[:, :k] = mix_probs(maximalism[:, :k], lexical_maximalism, lexical.blend["maximalism"])
         zero_shot = tuple(j >= k for j in range(len(all_issues)))
         scores = Scores(issue_probs, stance, maximalism, all_issues, zero_shot)
         if clauses and self.clause_readings:
@@ -428,7 +445,7 @@ def _taxonomy_yaml(taxonomy: Taxonomy, labels: Sequence[str]) -> str:
 
 # --- targets ------------------------------------------------------------------------------------
 
-_TARGET_CACHE: dict[Path | None, list[tuple[str, re.Pattern]]] = {}
+_TARGET_CACHE: dict[Path | None, tuple[re.Pattern | None, list[tuple[str, re.Pattern]]]] = {}
 
 
 def find_targets(text: str, taxonomy: Taxonomy) -> list[str]:
@@ -439,10 +456,16 @@ def find_targets(text: str, taxonomy: Taxonomy) -> list[str]:
 
     path = taxonomy.targets_path
     if path not in _TARGET_CACHE:
-        _TARGET_CACHE[path] = [] if path is None else [
-            (name, re.compile("|".join(rf"\b{re.escape(a)}\b" for a in sorted(aliases, key=len, reverse=True)), re.I))
+        patterns = [] if path is None else [
+            (name, "|".join(rf"\b{re.escape(a)}\b" for a in sorted(aliases, key=len, reverse=True)))
             for name, aliases in load_targets(path).items()]
-    matches = [(m.start(), m.end(), name) for name, pattern in _TARGET_CACHE[path] for m in pattern.finditer(text)]
+        # one search over every alias first: most statements name no target and cost one pass, not one per name
+        _TARGET_CACHE[path] = (re.compile("|".join(p for _, p in patterns if p), re.I) if patterns else None,
+                               [(name, re.compile(p, re.I)) for name, p in patterns])
+    any_target, patterns = _TARGET_CACHE[path]
+    if any_target is None or not any_target.search(text):
+        return []
+    matches = [(m.start(), m.end(), name) for name, pattern in patterns for m in pattern.finditer(text)]
     inside = {(start, end, name) for start, end, name in matches
               for s, e, other in matches if other != name and s <= start and end <= e and (e - s) > (end - start)}
     found = []

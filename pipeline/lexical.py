@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +32,13 @@ VOCABULARY = "lexical.json"
 C_GRID = (0.5, 2.0, 8.0)  # inverse regularisation strengths tried; the best on dev is kept
 
 
+WORD = re.compile(r"\w+")
+
+
 def scoped_words(doc: str) -> list[str]:
     """Words of "issue<TAB>text" prefixed with the issue: one vectoriser, per-issue word weights."""
     issue, text = doc.split("\t", 1)
-    return [f"{issue}:{w}" for w in re.findall(r"\w+", text.lower())]
+    return [f"{issue}:{w}" for w in WORD.findall(text.lower())]
 
 
 def pair_keys(issue: str, group: str | None) -> list[str]:
@@ -81,6 +85,7 @@ class Lexical:
         self.keys = {k: i for i, k in enumerate(keys)}
         self.issue, self.stance, self.maximalism = issue, stance, maximalism
         self.blend = dict(blend or {"issues": 0.0, "stance": 0.0, "maximalism": 0.0})
+        self._scoped_columns: tuple | None = None  # _scoped_index(), built on first use
 
     # --- fitting --------------------------------------------------------------------------------
 
@@ -136,8 +141,9 @@ class Lexical:
     def _word_features(self, texts: Sequence[str]):
         return self.words.transform(texts)
 
-    def _pair_features(self, pairs: Sequence[tuple[dict, str]], words=None):
-        """Features of (row, issue) pairs; `words` is the pairs' word matrix when the caller has it already."""
+    def _pair_features(self, pairs: Sequence[tuple[dict, str]], words=None, scoped=None):
+        """Features of (row, issue) pairs; `words` and `scoped` are the pairs' word and issue-scoped word
+        matrices when the caller has them already."""
         from scipy.sparse import csr_matrix, hstack
 
         rows, cols = [], []
@@ -149,7 +155,50 @@ class Lexical:
         keys = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pairs), len(self.keys)))
         if words is None:
             words = self.words.transform([r["text"] for r, _ in pairs])
-        return hstack([words, self.scoped.transform([f"{i}\t{r['text']}" for r, i in pairs]), keys]).tocsr()
+        if scoped is None:
+            scoped = self.scoped.transform([f"{i}\t{r['text']}" for r, i in pairs])
+        return hstack([words, scoped, keys]).tocsr()
+
+    def _scoped_by_issue(self, texts: Sequence[str]):
+        """`self.scoped.transform` of every (issue, text) pair, issue by issue (row j·n + t), with each
+        text split into words once rather than once per issue: the same TF-IDF (sublinear term frequency
+        times idf, rows scaled to unit length)."""
+        from scipy.sparse import csr_matrix
+        from sklearn.preprocessing import normalize
+
+        if self._scoped_columns is None:
+            self._scoped_columns = self._scoped_index()
+        words, starts, entry_issue, entry_column = self._scoped_columns
+        n, found, word_ids, counts = len(texts), [], [], []
+        for t, text in enumerate(texts):
+            for word, count in Counter(WORD.findall(text.lower())).items():
+                if (w := words.get(word)) is not None:
+                    found.append(t)
+                    word_ids.append(w)
+                    counts.append(count)
+        word_ids = np.asarray(word_ids, dtype=np.int64)
+        lengths = starts[word_ids + 1] - starts[word_ids]  # the issues that scope each found word
+        entries = np.repeat(starts[word_ids] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        columns = entry_column[entries]
+        tf = np.repeat(np.log(np.asarray(counts, dtype=np.float64)) + 1, lengths)
+        x = csr_matrix((tf * self.scoped.idf_[columns], (entry_issue[entries] * n + np.repeat(found, lengths),
+                                                          columns)),
+                       shape=(len(self.labels) * n, len(self.scoped.idf_)))
+        return normalize(x, norm="l2", copy=False)
+
+    def _scoped_index(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+        """The scoped vocabulary by word: word ids, and for word w the entries starts[w]:starts[w + 1] of
+        (issue position, column)."""
+        position, by_word = {issue: j for j, issue in enumerate(self.labels)}, {}
+        for key, column in (getattr(self.scoped, "vocabulary_", None) or self.scoped.vocabulary).items():
+            issue, word = key.rsplit(":", 1)
+            if issue in position:
+                by_word.setdefault(word, []).append((position[issue], column))
+        words = {word: w for w, word in enumerate(by_word)}
+        entries = [entry for word in by_word for entry in by_word[word]]
+        starts = np.concatenate([[0], np.cumsum([len(v) for v in by_word.values()])]).astype(np.int64)
+        return (words, starts, np.array([j for j, _ in entries], dtype=np.int64).reshape(-1),
+                np.array([c for _, c in entries], dtype=np.int64).reshape(-1))
 
     def _maximalism_features(self, x, cues: Callable[[], np.ndarray]):
         """What the maximalism model reads of pair features `x`: the wording, i.e. without the holder keys and
@@ -166,16 +215,24 @@ class Lexical:
 
     def pair_probs(self, texts: Sequence[str], groups: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
         """Stance (n, issues, 3) and maximalism (n, issues, 4) distributions for every (text, issue)."""
+        return self.probs(texts, groups)[1:]
+
+    def probs(self, texts: Sequence[str], groups: Sequence[str | None], cues: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Issue probabilities (n, issues), stance (n, issues, 3) and maximalism (n, issues, 4) per text,
+        from one pass over the words; `cues` are the texts' cue counts when the caller has them."""
         n, k = len(texts), len(self.labels)
         from scipy.sparse import vstack
 
+        words = self._word_features(texts)
         pairs = [({"text": t, "actor_group": g}, issue) for issue in self.labels for t, g in zip(texts, groups)]
-        x = self._pair_features(pairs, vstack([self.words.transform(texts)] * k))  # the words once, not per issue
+        x = self._pair_features(pairs, vstack([words] * k), self._scoped_by_issue(texts))
         stance = self.stance.probs(x).reshape(k, n, len(STANCES)).transpose(1, 0, 2)
         # the cue counts of the batch once, not once per issue
-        maximalism = self.maximalism.probs(self._maximalism_features(x, lambda: np.tile(cue_counts(texts), (k, 1))))
+        maximalism = self.maximalism.probs(self._maximalism_features(
+            x, lambda: np.tile(cue_counts(texts) if cues is None else cues, (k, 1))))
         maximalism = maximalism.reshape(k, n, len(MAXIMALISM_LEVELS)).transpose(1, 0, 2)
-        return stance, maximalism
+        return self.issue.probs(words), stance, maximalism
 
     # --- files ----------------------------------------------------------------------------------
 

@@ -250,6 +250,33 @@ def test_word_models_are_saved_as_arrays_and_blended_with_weights_chosen_on_dev(
         RedlineModel.load(broken)
 
 
+def test_a_batch_is_read_once_with_the_numbers_of_reading_each_issue_apart(tiny_model):
+    """`score` reads every issue of a batch at once (the heads' first layer once per statement, each text's
+    words once): the same numbers as the heads per issue and the word vectoriser per (text, issue) pair."""
+    model = RedlineModel.load(tiny_model)
+    texts = ["Ukraine will never join NATO, and the EU door must stay open.", "We want to join NATO NATO soon.",
+             "The weather was cold.", ""]
+    groups = ["Russia", "Ukraine", None, "Europe"]
+    feats, onehot = model.features(texts), model.group_onehot(groups)
+    with torch.inference_mode():
+        stance, maximalism = model.heads.all_pair_logits(feats["h"], onehot, feats["cues"], extra=1)
+        for j in range(len(model.labels) + 1):
+            issue = torch.zeros(len(texts), len(model.labels))
+            if j < len(model.labels):
+                issue[:, j] = 1.0
+            one_stance, one_maximalism = model.heads.pair_logits(feats["h"], issue, onehot, feats["cues"])
+            assert torch.allclose(stance[:, j], one_stance, atol=1e-5)
+            assert torch.allclose(maximalism[:, j], one_maximalism, atol=1e-5)
+    lexical = model.lexical
+    scoped = lexical.scoped.transform([f"{issue}\t{text}" for issue in lexical.labels for text in texts])
+    assert abs(lexical._scoped_by_issue(texts) - scoped).max() < 1e-9 and scoped.nnz > 0
+    issues, pair_stance, pair_maximalism = lexical.probs(texts, groups)
+    assert np.allclose(issues, lexical.issue_probs(texts))
+    one = [lexical.pair_probs([text], [group]) for text, group in zip(texts, groups)]
+    assert np.allclose(pair_stance, np.concatenate([s for s, _ in one])) and \
+        np.allclose(pair_maximalism, np.concatenate([m for _, m in one]))
+
+
 def test_word_maximalism_reads_the_wording_not_the_holder(tiny_model):
     model = RedlineModel.load(tiny_model)
     text = "We could perhaps discuss the neutrality question."
