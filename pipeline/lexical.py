@@ -85,7 +85,7 @@ class Lexical:
         self.keys = {k: i for i, k in enumerate(keys)}
         self.issue, self.stance, self.maximalism = issue, stance, maximalism
         self.blend = dict(blend or {"issues": 0.0, "stance": 0.0, "maximalism": 0.0})
-        self._scoped_columns: tuple | None = None  # _scoped_index(), built on first use
+        self._scoped_lookup: tuple | None = None  # _scoped_index(), built on first use
 
     # --- fitting --------------------------------------------------------------------------------
 
@@ -166,9 +166,9 @@ class Lexical:
         from scipy.sparse import csr_matrix
         from sklearn.preprocessing import normalize
 
-        if self._scoped_columns is None:
-            self._scoped_columns = self._scoped_index()
-        words, starts, entry_issue, entry_column = self._scoped_columns
+        if self._scoped_lookup is None:
+            self._scoped_lookup = self._scoped_index()
+        words, starts, entry_issue, entry_column = self._scoped_lookup
         n, found, word_ids, counts = len(texts), [], [], []
         for t, text in enumerate(texts):
             for word, count in Counter(WORD.findall(text.lower())).items():
@@ -197,8 +197,8 @@ class Lexical:
         words = {word: w for w, word in enumerate(by_word)}
         entries = [entry for word in by_word for entry in by_word[word]]
         starts = np.concatenate([[0], np.cumsum([len(v) for v in by_word.values()])]).astype(np.int64)
-        return (words, starts, np.array([j for j, _ in entries], dtype=np.int64).reshape(-1),
-                np.array([c for _, c in entries], dtype=np.int64).reshape(-1))
+        return (words, starts, np.array([j for j, _ in entries], dtype=np.int64),
+                np.array([c for _, c in entries], dtype=np.int64))
 
     def _maximalism_features(self, x, cues: Callable[[], np.ndarray]):
         """What the maximalism model reads of pair features `x`: the wording, i.e. without the holder keys and
