@@ -131,12 +131,15 @@ class HeadsEnsemble(nn.Module):
         return torch.stack([m.issue_logits(h, keywords, similarity, cues) for m in self.members]).mean(0)
 
     def pair_logits(self, h, issue_onehot, group_onehot, cues):
-        pairs = [m.pair_logits(h, issue_onehot, group_onehot, cues) for m in self.members]
-        return torch.stack([s for s, _ in pairs]).mean(0), torch.stack([m for _, m in pairs]).mean(0)
+        return _mean_pairs([m.pair_logits(h, issue_onehot, group_onehot, cues) for m in self.members])
 
     def all_pair_logits(self, h, group_onehot, cues, extra: int = 0):
-        pairs = [m.all_pair_logits(h, group_onehot, cues, extra) for m in self.members]
-        return torch.stack([s for s, _ in pairs]).mean(0), torch.stack([m for _, m in pairs]).mean(0)
+        return _mean_pairs([m.all_pair_logits(h, group_onehot, cues, extra) for m in self.members])
+
+
+def _mean_pairs(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The members' mean stance logits and mean maximalism logits."""
+    return torch.stack([s for s, _ in pairs]).mean(0), torch.stack([m for _, m in pairs]).mean(0)
 
 
 def build_heads(dim: int, n_issues: int, n_groups: int, hidden: int, dropout: float,
