@@ -356,13 +356,21 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         console.print("aborted")
         sys.exit(130)
-    except Exception as e:  # click usage errors and the like
-        import click
+    except _click_errors() as e:  # usage errors: unknown command or option, bad value
+        e.show()
+        sys.exit(e.exit_code)
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Click's error classes: recent typer releases carry their own copy of click beside the installed one."""
+    import click
+
+    kinds: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as vendored
+    except ImportError:
+        return tuple(kinds)
+    return (*kinds, vendored)
 
 
 from . import (  # noqa: E402,F401  (each registers its commands)

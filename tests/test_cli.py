@@ -35,3 +35,11 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "no such store" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_mistyped_command_or_option_says_so_in_a_line_or_two(tmp_path):
+    for args, said in ((("annotate", "pick"), "No such command 'pick'"),
+                       (("statements", "--stor", str(tmp_path)), "No such option: --stor")):
+        result = _redline(*args)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr and said in result.stderr
