@@ -343,13 +343,20 @@ def corpus_split_cli(paths: Annotated[list[Path], typer.Argument(help="JSONL fil
 
 
 def main() -> None:
-    """Entry point: user errors print one line (the traceback only with --debug) and exit 2."""
+    """Entry point: user errors and files that cannot be read or written print one line (the traceback only with
+    --debug) and exit 2."""
     try:
         app(standalone_mode=False)
     except RedlineError as e:
         if _state["debug"]:
             raise
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as e:  # a file to read or write that the system refused: name it and say why, in one line
+        if _state["debug"]:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        console.print(f"[red]error:[/red] {where}{e.strerror or e}", highlight=False, soft_wrap=True, markup=True)
         sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)

@@ -59,7 +59,7 @@ def export_cli(
     classifier = RedlineModel.load(resolve_model(model))
     if corpus is None:
         corpus = [p for p in map(_project_path, classifier.card["corpus"]["paths"]) if p.exists()]
-    with Store(store) as db:
+    with Store(store, create=False) as db:  # statements to pick from: an empty new store would hold none
         summary = export_tasks(db, classifier, n, strategy.value, fmt.value, out_path, corpus, seed)
     console.print(f"{summary.tasks} tasks by {strategy.value} from {summary.pool} statements "
                   f"({summary.in_corpus} already in the corpus, {summary.already_exported} exported before), "

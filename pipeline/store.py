@@ -94,15 +94,17 @@ CREATE TABLE IF NOT EXISTS exports (
 
 
 class Store:
-    """A Redline store on disk. Use as a context manager; only one process may hold it at a time."""
+    """A Redline store on disk. Use as a context manager; only one process may hold it at a time.
+    `create=False` opens an existing store for writing and refuses a path where none is."""
 
-    def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str | None = None):
+    def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str | None = None,
+                 create: bool = True):
         self.path = Path(path)
         memory_limit = memory_limit or os.environ.get("REDLINE_STORE_MEMORY") or MEMORY_LIMIT
         if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", memory_limit.strip(), re.IGNORECASE):
             raise StoreError(f"store memory limit {memory_limit!r} (REDLINE_STORE_MEMORY or memory_limit) is not "
                              "a size such as 128MB or 2GB")
-        if read_only and not self.path.exists():
+        if (read_only or not create) and not self.path.exists():
             raise StoreError(f"{self.path}: no such store; create one with `redline run INPUT --store {self.path}`")
         try:
             self.db = duckdb.connect(str(self.path), read_only=read_only, config={"memory_limit": memory_limit})

@@ -28,6 +28,11 @@ def test_run_then_statements_as_jsonl(tmp_path):
     assert row["issues"] == ["territory"] and row["stance"] == {"territory": "favor"}
     assert row["maximalism"]["territory"] >= 1.5 and 0 < row["confidence"]["territory"] <= 1
     assert row["targets"] == ["Donetsk"]
+    # a report the system refuses to write (its folder would sit under a file) is one line naming the path
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    refused = _redline("export", "--store", str(store), "--format", "html", "--out", str(tmp_path / "afile" / "r.html"))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().startswith("error:") and str(tmp_path / "afile") in refused.stderr
 
 
 def test_errors_are_one_line_without_traceback(tmp_path):
@@ -35,6 +40,18 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "no such store" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_inputs_are_named_and_nothing_is_created(tmp_path):
+    missing = tmp_path / "missing.jsonl"
+    result = _redline("evaluate", "--model", "default", "--data", str(missing))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{missing}: No such file or directory" in result.stderr
+    # picking statements to annotate from a store that is not there: said so, and no empty store is left behind
+    result = _redline("annotate", "export", "--store", str(tmp_path / "none.duckdb"), "--n", "5",
+                      "--out", str(tmp_path / "tasks.jsonl"))
+    assert result.returncode == 2 and "no such store" in result.stderr
+    assert not (tmp_path / "none.duckdb").exists() and not (tmp_path / "tasks.jsonl").exists()
 
 
 def test_a_mistyped_command_or_option_says_so_in_a_line_or_two(tmp_path):
