@@ -388,6 +388,11 @@ class RedlineModel:
         """Tag raw text: one dict per text with issues, stance, maximalism, confidence, targets."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         groups = list(groups) if groups is not None else [None] * len(texts)
+        if len(groups) != len(texts):
+            raise ValueError(f"tag: {len(texts)} texts but {len(groups)} groups; give one holder group per text "
+                             "(None where unknown)")
+        if not texts:
+            return []
         scores = self.score(texts, groups)
         rows = []
         for i, text in enumerate(texts):

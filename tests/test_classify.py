@@ -90,6 +90,10 @@ def test_training_learns_issues_stance_and_maximalism(tiny_model):
     assert never["maximalism"]["nato_membership"] > 2.0
     assert object_["issues"] == ["eu_membership"] and object_["maximalism"]["eu_membership"] < 1.0
     assert weather["issues"] == []
+    # an empty batch tags to nothing; a holder group too few is named, not a shape error from inside the heads
+    assert model.tag([]) == []
+    with pytest.raises(ValueError, match="2 texts but 1 groups"):
+        model.tag(["We want to join NATO.", "Budapest blocks the EU accession of Kyiv."], groups=["Ukraine"])
 
 
 def test_saved_model_loads_with_the_same_scores_and_batch_equals_single(tiny_model):
