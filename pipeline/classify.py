@@ -175,6 +175,7 @@ class RedlineModel:
         self.zero_shot_threshold = float(card["calibration"].get("zero_shot_threshold", 0.5))
         self.low_confidence = float(card["calibration"].get("low_confidence", 0.0))
         self.maximalism_temperature = float(card["calibration"].get("maximalism_temperature", 1.0))
+        self.maximalism_sharpening = float(card["calibration"].get("maximalism_sharpening", 1.0))
         self.issue_scaling = tuple(card["calibration"].get("issue_scaling") or (1.0, 0.0))
         self.extra = tuple(i for i in taxonomy.ids if i not in self.labels)
         self._issue_vectors: torch.Tensor | None = None
@@ -318,6 +319,7 @@ class RedlineModel:
         if lexical is not None:
             stance[:, :k] = mix_probs(stance[:, :k], lexical_stance, lexical.blend["stance"])
             maximalism[:, :k] = mix_probs(maximalism[:, :k], lexical_maximalism, lexical.blend["maximalism"])
+        maximalism = sharpen(maximalism, self.maximalism_sharpening)
         zero_shot = tuple(j >= k for j in range(len(all_issues)))
         scores = Scores(issue_probs, stance, maximalism, all_issues, zero_shot)
         if clauses and self.clause_readings:
@@ -411,6 +413,16 @@ class RedlineModel:
 def mix_probs(heads: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarray:
     """The blend of the heads' and the word models' probabilities (weight 0: heads only)."""
     return ((1 - weight) * heads + weight * lexical).astype(np.float32)
+
+
+def sharpen(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """p^(1/T), renormalised over the last axis: T < 1 moves a distribution's mass towards its mode (T = 1:
+    unchanged). A blend of two soft distributions has an expected value drawn to the middle of the scale."""
+    if temperature == 1.0:
+        return probs
+    scaled = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
+    scaled = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def logit(probs: np.ndarray) -> np.ndarray:

@@ -23,8 +23,17 @@ import yaml
 from pydantic import Field, model_validator
 from torch import nn
 
-from .classify import Heads, HeadsEnsemble, RedlineModel, build_heads, mix_probs, platt_scale
-from .config import DEFAULT_TAXONOMY, ROOT, STANCES, Strict, Taxonomy, load_config, load_taxonomy
+from .classify import Heads, HeadsEnsemble, RedlineModel, build_heads, mix_probs, platt_scale, sharpen
+from .config import (
+    DEFAULT_TAXONOMY,
+    MAXIMALISM_LEVELS,
+    ROOT,
+    STANCES,
+    Strict,
+    Taxonomy,
+    load_config,
+    load_taxonomy,
+)
 from .corpus import SPLITS, corpus_hash, load_rows
 from .encoder import DEFAULT_ENCODER, Encoder
 from .errors import ConfigError
@@ -320,8 +329,10 @@ def _load_trainable(model: RedlineModel, state: dict) -> None:
 
 def _calibrate(model: RedlineModel, dev_rows: Sequence[dict], dev_embeddings: torch.Tensor) -> None:
     """Temperature of the issue head, the blend with the word models, one threshold for all issues (best dev
-    macro-F1), the zero-shot similarity threshold, the maximalism temperature and the low-confidence threshold."""
+    macro-F1), the zero-shot similarity threshold, the maximalism temperature and sharpening, and the
+    low-confidence threshold."""
     model.temperature, model.thresholds = 1.0, np.full(len(model.labels), 0.5)
+    model.maximalism_sharpening = 1.0
     model.issue_scaling = (1.0, 0.0)
     model.extra = ()
     if model.lexical is not None:
@@ -364,11 +375,13 @@ def _calibrate(model: RedlineModel, dev_rows: Sequence[dict], dev_embeddings: to
     model.maximalism_temperature = _maximalism_temperature(model, dev_rows, dev_embeddings)
     if model.lexical is not None:
         _blend_pairs(model, dev_rows, dev_embeddings)
+    model.maximalism_sharpening = _maximalism_sharpening(model, dev_rows, dev_embeddings)
     model.low_confidence = _low_confidence_threshold(model, dev_rows, dev_embeddings)
     model.card["calibration"] = {"temperature": model.temperature, "zero_shot_threshold": zero_shot,
                                  "thresholds": {i: float(t) for i, t in zip(model.labels, model.thresholds)},
                                  "low_confidence": model.low_confidence,
                                  "maximalism_temperature": model.maximalism_temperature,
+                                 "maximalism_sharpening": model.maximalism_sharpening,
                                  "lexical_blend": dict(model.lexical.blend) if model.lexical is not None else None,
                                  "issue_scaling": list(model.issue_scaling)}
     model.extra = tuple(i for i in model.taxonomy.ids if i not in model.labels)
@@ -437,6 +450,25 @@ def _maximalism_temperature(model: RedlineModel, dev_rows: Sequence[dict], embed
         return float(np.abs(expected - gold).mean())
 
     return float(min(np.linspace(0.3, 1.5, 13), key=lambda t: (round(mae(t), 4), abs(t - 1))))
+
+
+def _maximalism_sharpening(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torch.Tensor) -> float:
+    """The sharpening (classify.sharpen) of the final maximalism distribution, after the blend with the word
+    models, that minimises the dev MAE of its expected value: the heads' own temperature is fitted before the
+    blend, and blending with the softer word-model distribution drew the expected value back to the middle."""
+    scores = model.score([r["text"] for r in dev_rows], [r.get("actor_group") for r in dev_rows], embeddings)
+    at = [(i, scores.issues.index(issue), row["maximalism"][issue])
+          for i, row in enumerate(dev_rows) for issue in row["issues"]]
+    if not at:
+        return 1.0
+    dists = np.stack([scores.maximalism_probs[i, j] for i, j, _ in at])
+    gold = np.array([level for _, _, level in at], dtype=float)
+    levels = np.asarray(MAXIMALISM_LEVELS, dtype=float)
+
+    def mae(t: float) -> float:
+        return float(np.abs(sharpen(dists, t) @ levels - gold).mean())
+
+    return float(min(np.linspace(0.1, 1.0, 19), key=lambda t: (round(mae(t), 4), abs(t - 1))))
 
 
 def _low_confidence_threshold(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torch.Tensor,

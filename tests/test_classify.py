@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.classify import RedlineModel, build_heads, find_targets, issue_clauses
+from pipeline.classify import RedlineModel, build_heads, find_targets, issue_clauses, sharpen
 from pipeline.config import load_taxonomy
 from pipeline.errors import ModelError
 from pipeline.evaluate import evaluate_model
@@ -252,6 +252,29 @@ def test_word_models_are_saved_as_arrays_and_blended_with_weights_chosen_on_dev(
     (broken / "lexical.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ModelError, match="lexical"):
         RedlineModel.load(broken)
+
+
+def test_maximalism_is_sharpened_after_the_blend_to_the_dev_mae(tiny_model, tiny_corpus):
+    model = RedlineModel.load(tiny_model)
+    chosen = model.maximalism_sharpening
+    assert json.loads((tiny_model / "card.json").read_text())["calibration"]["maximalism_sharpening"] == chosen
+    assert 0.1 <= chosen <= 1.0
+    dev = [json.loads(line) for line in (tiny_corpus / "tiny.jsonl").read_text().splitlines()]
+    dev = [r for r in dev if r["split"] == "dev" and r["issues"]]
+
+    def dev_mae(sharpening: float) -> float:
+        model.maximalism_sharpening = sharpening
+        tagged = model.tag([r["text"] for r in dev], [r["actor_group"] for r in dev])
+        issue = [r["issues"][0] for r in dev]
+        return float(np.mean([abs(t["maximalism"].get(i, 1.5) - r["maximalism"][i])
+                              for t, r, i in zip(tagged, dev, issue)]))
+
+    assert dev_mae(chosen) <= dev_mae(1.0) + 1e-3
+    # sharpening keeps the most likely level and moves mass to it; 1.0 leaves a distribution as it is
+    soft = np.array([[0.1, 0.2, 0.3, 0.4]], dtype=np.float32)
+    sharp = sharpen(soft, 0.5)
+    assert sharp.argmax() == 3 and sharp[0, 3] > 0.4 and abs(sharp.sum() - 1) < 1e-6
+    assert sharpen(soft, 1.0) is soft
 
 
 def test_a_batch_is_read_once_with_the_numbers_of_reading_each_issue_apart(tiny_model):
