@@ -210,14 +210,17 @@ def test_two_issues_in_two_clauses_each_get_their_own_maximalism():
     text = ("Ukraine's membership in NATO is a red line for Russia, but Moscow does not object to "
             "Ukraine joining the European Union.")
     (split,) = model.tag(text, groups=["Russia"])
-    model.clause_readings = False
-    (whole,) = model.tag(text, groups=["Russia"])
-    assert split["issues"] == whole["issues"] == ["nato_membership", "eu_membership"]
     assert split["stance"] == {"nato_membership": "against", "eu_membership": "favor"}
-    # the sentence-level reading pulls the two demands towards each other; the clause reading does not
-    assert split["maximalism"]["eu_membership"] < whole["maximalism"]["eu_membership"]
-    assert split["maximalism"]["nato_membership"] > whole["maximalism"]["nato_membership"]
     assert split["maximalism"]["eu_membership"] < 0.5 and split["maximalism"]["nato_membership"] >= 2
+    # before the final sharpening, the sentence-level reading pulls the two demands towards each other (the
+    # concession towards the red line); the clause reading does not
+    model.maximalism_sharpening = 1.0
+    (raw_split,) = model.tag(text, groups=["Russia"])
+    model.clause_readings = False
+    (raw_whole,) = model.tag(text, groups=["Russia"])
+    assert split["issues"] == raw_split["issues"] == raw_whole["issues"] == ["nato_membership", "eu_membership"]
+    assert raw_split["maximalism"]["eu_membership"] < raw_whole["maximalism"]["eu_membership"] - 0.3
+    assert raw_split["maximalism"]["nato_membership"] > raw_whole["maximalism"]["nato_membership"]
 
 
 def test_python_api_and_spacy_component():
