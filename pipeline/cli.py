@@ -111,7 +111,7 @@ def statements_cli(
     store: StoreOption = Path("redline.duckdb"),
     actor: Annotated[Optional[str], typer.Option(help="Only this actor or actor group.")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-    limit: Annotated[Optional[int], typer.Option(help="At most this many rows.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=0, help="At most this many rows (0: all).")] = None,
 ) -> None:
     """List the statements in the store with who holds them."""
     from .store import Store
@@ -311,7 +311,7 @@ def corpus_check_cli(paths: Annotated[list[Path], typer.Argument(help="JSONL fil
 @corpus_app.command("stats")
 def corpus_stats_cli(paths: Annotated[list[Path], typer.Argument(help="JSONL files or folders.")],
                      taxonomy: TaxonomyOption = DEFAULT_TAXONOMY,
-                     top_actors: Annotated[int, typer.Option(help="Actors to list.")] = 40) -> None:
+                     top_actors: Annotated[int, typer.Option(min=1, help="Actors to list.")] = 40) -> None:
     """Counts per issue × stance × maximalism, per actor, per year and per split."""
     from .config import load_taxonomy
     from .corpus import corpus_stats, load_rows

@@ -56,7 +56,8 @@ def test_missing_inputs_are_named_and_nothing_is_created(tmp_path):
 
 def test_a_mistyped_command_or_option_says_so_in_a_line_or_two(tmp_path):
     for args, said in ((("annotate", "pick"), "No such command 'pick'"),
-                       (("statements", "--stor", str(tmp_path)), "No such option: --stor")):
+                       (("statements", "--stor", str(tmp_path)), "No such option: --stor"),
+                       (("statements", "--limit", "-3"), "Invalid value for '--limit'")):
         result = _redline(*args)
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr and said in result.stderr
