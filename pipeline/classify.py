@@ -1,7 +1,8 @@
 """Classify: statements → issues (multi-label), stance and maximalism per issue, with calibrated confidence.
 
 One encoder pass per statement feeds three heads. Stance is conditioned on the issue and on the holder's
-group (attribution found it); maximalism on the issue and the wording (cue features), not the holder.
+group (attribution found it); maximalism on the issue and the wording (cue features), not the holder; its
+distribution, blended with the word models', is sharpened to the dev MAE of its expected value (`sharpen`).
 `RedlineModel.score(...)` only computes; `predictions_for(...)` builds `Prediction` records from scores.
 A statement about two or more issues that sit in different clauses ("X is a red line for us, but we do not
 object to Y") gets each issue's stance and maximalism from the clause most about it (`clause_readings`).
