@@ -347,16 +347,10 @@ def main() -> None:
     --debug) and exit 2."""
     try:
         app(standalone_mode=False)
-    except RedlineError as e:
+    except (RedlineError, OSError) as e:  # OSError: a file to read or write that the system refused
         if _state["debug"]:
             raise
-        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except OSError as e:  # a file to read or write that the system refused: name it and say why, in one line
-        if _state["debug"]:
-            raise
-        where = f"{e.filename}: " if e.filename else ""
-        console.print(f"[red]error:[/red] {where}{e.strerror or e}", highlight=False, soft_wrap=True, markup=True)
+        console.print(f"[red]error:[/red] {_one_line(e)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)
@@ -366,6 +360,13 @@ def main() -> None:
     except _click_errors() as e:  # usage errors: unknown command or option, bad value
         e.show()
         sys.exit(e.exit_code)
+
+
+def _one_line(error: Exception) -> str:
+    """What a user error says; for a file the system refused, its path and the reason."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return str(error)
 
 
 def _click_errors() -> tuple[type[Exception], ...]:

@@ -375,8 +375,9 @@ def _calibrate(model: RedlineModel, dev_rows: Sequence[dict], dev_embeddings: to
     model.maximalism_temperature = _maximalism_temperature(model, dev_rows, dev_embeddings)
     if model.lexical is not None:
         _blend_pairs(model, dev_rows, dev_embeddings)
-    model.maximalism_sharpening = _maximalism_sharpening(model, dev_rows, dev_embeddings)
-    model.low_confidence = _low_confidence_threshold(model, dev_rows, dev_embeddings)
+    dev_scores = model.score([r["text"] for r in dev_rows], [r.get("actor_group") for r in dev_rows], dev_embeddings)
+    model.maximalism_sharpening = _maximalism_sharpening(dev_rows, dev_scores)
+    model.low_confidence = _low_confidence_threshold(model, dev_rows, dev_scores)  # issues and stance: unsharpened
     model.card["calibration"] = {"temperature": model.temperature, "zero_shot_threshold": zero_shot,
                                  "thresholds": {i: float(t) for i, t in zip(model.labels, model.thresholds)},
                                  "low_confidence": model.low_confidence,
@@ -452,11 +453,11 @@ def _maximalism_temperature(model: RedlineModel, dev_rows: Sequence[dict], embed
     return float(min(np.linspace(0.3, 1.5, 13), key=lambda t: (round(mae(t), 4), abs(t - 1))))
 
 
-def _maximalism_sharpening(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torch.Tensor) -> float:
+def _maximalism_sharpening(dev_rows: Sequence[dict], scores) -> float:
     """The sharpening (classify.sharpen) of the final maximalism distribution, after the blend with the word
-    models, that minimises the dev MAE of its expected value: the heads' own temperature is fitted before the
-    blend, and blending with the softer word-model distribution drew the expected value back to the middle."""
-    scores = model.score([r["text"] for r in dev_rows], [r.get("actor_group") for r in dev_rows], embeddings)
+    models, that minimises the dev MAE of its expected value (`scores`: the dev rows' scores before it): the
+    heads' own temperature is fitted before the blend, and blending with the softer word-model distribution
+    drew the expected value back to the middle."""
     at = [(i, scores.issues.index(issue), row["maximalism"][issue])
           for i, row in enumerate(dev_rows) for issue in row["issues"]]
     if not at:
@@ -471,11 +472,10 @@ def _maximalism_sharpening(model: RedlineModel, dev_rows: Sequence[dict], embedd
     return float(min(np.linspace(0.1, 1.0, 19), key=lambda t: (round(mae(t), 4), abs(t - 1))))
 
 
-def _low_confidence_threshold(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torch.Tensor,
-                              wrong_share: float = 0.5, minimum: int = 5) -> float:
+def _low_confidence_threshold(model: RedlineModel, dev_rows: Sequence[dict], scores, wrong_share: float = 0.5,
+                              minimum: int = 5) -> float:
     """The highest score (issue probability × stance probability) below which dev predictions are wrong
     (wrong issue or wrong stance) more often than `wrong_share`; predictions under it are `low_confidence`."""
-    scores = model.score([r["text"] for r in dev_rows], [r.get("actor_group") for r in dev_rows], embeddings)
     chosen = model.decide(scores)
     graded = []
     for i, row in enumerate(dev_rows):
