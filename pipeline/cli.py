@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from .config import DEFAULT_ACTORS, DEFAULT_TAXONOMY, MAXIMALISM_LEVELS, STANCES
-from .errors import ConfigError, RedlineError
+from .errors import ConfigError, RedlineError, not_in_store
 from .ingest import MAX_DOCUMENT_MB
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -76,7 +76,10 @@ def run_cli(
     = EncoderBackend.auto,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda if present).")] = None,
 ) -> None:
-    """Read INPUTS, find their statements and who holds each, tag them, and add them to the store."""
+    """Read INPUTS, find their statements and who holds each, tag them, and add them to the store.
+
+    A file that cannot be read is set aside (quarantined) with its reason and the run goes on; the exit
+    status is 1 only when nothing could be read at all."""
     from .engine import run
 
     if address and engine is Engine.local:
@@ -104,6 +107,9 @@ def run_cli(
                   f"the store), [bold]{summary.statements_added}[/bold] statements, "
                   f"{summary.predictions_added} predictions, "
                   f"{summary.quarantined_count} quarantined → {store}", highlight=False, soft_wrap=True)
+    if summary.quarantined_count and not summary.documents_read:
+        console.print("[red]nothing could be read[/red]: every input was set aside", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command("statements")
@@ -118,6 +124,8 @@ def statements_cli(
 
     with Store(store, read_only=True) as db:
         rows = db.statements(actor=actor, limit=limit)
+        if actor is not None and not rows:
+            raise not_in_store("statements of", actor, db.holders())
     fields = ["id", "doc_id", "text", "start", "end", "actor", "actor_group", "attribution", "date"]
     if fmt is Format.jsonl:
         for row in rows:
@@ -346,7 +354,7 @@ def main() -> None:
     """Entry point: user errors and files that cannot be read or written print one line (the traceback only with
     --debug) and exit 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
     except (RedlineError, OSError) as e:  # OSError: a file to read or write that the system refused
         if _state["debug"]:
             raise
@@ -360,6 +368,8 @@ def main() -> None:
     except _click_errors() as e:  # usage errors: unknown command or option, bad value
         e.show()
         sys.exit(e.exit_code)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _one_line(error: Exception) -> str:

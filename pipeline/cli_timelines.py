@@ -17,6 +17,7 @@ from rich.table import Table
 
 from .aggregate import LOW_CONFIDENCE_WEIGHT
 from .cli import app, console, out
+from .errors import not_in_store
 
 StoreOption = Annotated[Path, typer.Option("--store", "-s", help="DuckDB store file.")]
 
@@ -86,7 +87,10 @@ def timeline_cli(
                  if (actor is None or actor in (p.actor, p.actor_group)) and (issue is None or p.issue == issue)]
     _report_undated(timeline.undated)
     if not positions:
-        console.print(_nothing_found(store, actor, issue), highlight=False)
+        _check_names(timeline.positions, actor, issue)
+        console.print(f"no positions of {actor} on {issue} in {store} (each has positions, not together)"
+                      if timeline.positions else f"no positions in {store}: no dated statement has been "
+                      "classified (run `redline run` with a model)", highlight=False)
     if fmt is TimelineFormat.json:
         out.print(json.dumps(position_rows(positions), ensure_ascii=False), soft_wrap=True, highlight=False,
                   markup=False)
@@ -100,11 +104,14 @@ def timeline_cli(
         console.print(f"plot → {plot_png(positions, plot)}", highlight=False)
 
 
-def _nothing_found(store: Path, actor: str | None, issue: str | None) -> str:
-    if actor or issue:
-        return f"no positions for {' and '.join(filter(None, [actor, issue]))} in {store}; check the spelling " \
-               "against `redline timeline` without filters"
-    return f"no positions in {store}: no dated statement has been classified (run `redline run` with a model)"
+def _check_names(positions, actor: str | None, issue: str | None) -> None:
+    """Refuse an actor or issue that no position names (a misspelling), listing those there are."""
+    if not positions:
+        return  # nothing classified yet, which the caller says
+    if actor is not None and not any(actor in (p.actor, p.actor_group) for p in positions):
+        raise not_in_store("positions of", actor, {p.actor for p in positions} | {p.actor_group for p in positions})
+    if issue is not None and not any(p.issue == issue for p in positions):
+        raise not_in_store("positions on", issue, {p.issue for p in positions})
 
 
 def _positions_table(positions, caption: str) -> Table:

@@ -27,3 +27,9 @@ class CorpusError(RedlineError, ValueError):
 
 class TimelineError(RedlineError, ValueError):
     """A timeline, shift or export option is invalid (period, weights, format, output path)."""
+
+
+def not_in_store(what: str, name: str, known) -> TimelineError:
+    """The error for a name (`what`: "statements of", "positions on") the store has nothing for, listing
+    the names it has, so that a misspelling is seen at once."""
+    return TimelineError(f"no {what} '{name}' in the store; there: {', '.join(sorted(known)) or 'none'}")

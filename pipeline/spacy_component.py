@@ -2,7 +2,9 @@
 
 After it runs, `doc._.positions` is a list of dicts, one per statement: `start`/`end` (characters),
 `text`, `actor`, `actor_group`, `attribution`, `issues`, `stance`, `maximalism`, `confidence`.
-The pipeline needs sentence boundaries (a parser or senter) before this component.
+The pipeline needs a dependency parser before this component (a trained pipeline such as en_core_web_sm):
+attribution reads the parse to find who said what, and without it every statement would fall to the
+document's speaker, so a doc without a parse is refused with a `ConfigError` rather than misattributed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from spacy.tokens import Doc
 from .attribute import ActorResolver, attribute_statements
 from .config import DEFAULT_ACTORS, DEFAULT_MODEL, load_actors
 from .engine import classify
+from .errors import ConfigError
 from .records import Document, Sentence
 
 if not Doc.has_extension("positions"):
@@ -30,6 +33,10 @@ class RedlineComponent:
         self.speaker, self.date = speaker, date
 
     def __call__(self, doc: Doc) -> Doc:
+        if len(doc) and not doc.has_annotation("DEP"):
+            raise ConfigError("the redline component needs a dependency parse to find who holds each statement; "
+                              "add it to a trained pipeline after its parser, e.g. "
+                              "spacy.load('en_core_web_sm').add_pipe('redline')")
         document = Document(id=Document.make_id(doc.text), text=doc.text, source_path="<spacy>",
                             date=self.date, speaker=self.speaker)
         sentences = [Sentence(document.id, i, s.start_char, s.end_char, s.text, span=s)

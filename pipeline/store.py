@@ -521,6 +521,11 @@ class Store:
         return [r[0] for r in self.db.execute("SELECT DISTINCT date FROM statements WHERE date IS NOT NULL")
                 .fetchall()]
 
+    def holders(self) -> set[str]:
+        """Every actor and actor group that holds a statement here."""
+        return {name for (name,) in self.db.execute("SELECT actor FROM statements UNION SELECT actor_group "
+                                                    "FROM statements").fetchall()}
+
     def latest_model(self) -> str | None:
         """The model of the most recent run that used one (and has classified statements here)."""
         row = self._first("SELECT model_id FROM runs WHERE model_id IN (SELECT model_id FROM classified) "

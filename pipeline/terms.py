@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 
 from .aggregate import OVERALL, detect_shifts, positions_by_period
 from .config import CONFIGS, STANCES, Strict, known_targets, load_config
-from .errors import ConfigError, TimelineError
+from .errors import ConfigError, TimelineError, not_in_store
 from .records import Position
 
 DEFAULT_TERMS = CONFIGS / "terms.yaml"
@@ -86,8 +86,8 @@ def side_rows(rows: Sequence[Mapping], name: str) -> list[Mapping]:
         return [row for row in rows if row["actor_group"] == name]
     own = [row for row in rows if row["actor"] == name]
     if not own:
-        known = sorted({row["actor"] for row in rows if row.get("issues")} | {row["actor_group"] for row in rows})
-        raise TimelineError(f"no statements of '{name}' in the store; actors and groups there: {', '.join(known)}")
+        raise not_in_store("statements of", name, {row["actor"] for row in rows if row.get("issues")}
+                           | {row["actor_group"] for row in rows})
     group = own[0]["actor_group"]
     return [row for row in rows if row["actor"] == name or row["actor"] == group == row["actor_group"]]
 

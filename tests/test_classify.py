@@ -7,11 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
+import spacy
 import torch
 
 from pipeline.classify import RedlineModel, build_heads, find_targets, issue_clauses, sharpen
 from pipeline.config import load_taxonomy
-from pipeline.errors import ModelError
+from pipeline.errors import ConfigError, ModelError
 from pipeline.evaluate import evaluate_model
 from pipeline.records import Statement
 from pipeline.registry import start_heads
@@ -239,6 +240,12 @@ def test_python_api_and_spacy_component():
     assert (first["actor"], first["issues"], first["stance"]) == ("Sergei Lavrov", ["nato_membership"],
                                                                  {"nato_membership": "against"})
     assert second["issues"] == []
+    assert pipe("")._.positions == []
+    blank = spacy.blank("en")
+    blank.add_pipe("sentencizer")
+    blank.add_pipe("redline")
+    with pytest.raises(ConfigError, match="needs a dependency parse"):  # not every statement given to 'author'
+        blank("Lavrov said NATO membership for Kyiv is unacceptable.")
 
 
 def test_word_models_are_saved_as_arrays_and_blended_with_weights_chosen_on_dev(tiny_model, tmp_path):

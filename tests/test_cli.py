@@ -54,6 +54,21 @@ def test_missing_inputs_are_named_and_nothing_is_created(tmp_path):
     assert not (tmp_path / "none.duckdb").exists() and not (tmp_path / "tasks.jsonl").exists()
 
 
+def test_the_exit_status_tells_a_script_that_nothing_was_read_or_a_check_failed(tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text("Lavrov said NATO membership for Kyiv is unacceptable.", encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    nothing = _redline("run", str(tmp_path / "typo.txt"), "--store", str(store), "--no-classify")
+    assert nothing.returncode == 1 and "nothing could be read" in nothing.stderr
+    assert f"{tmp_path / 'typo.txt'}: no such file" in nothing.stderr
+    some = _redline("run", str(tmp_path / "typo.txt"), str(good), "--store", str(store), "--no-classify")
+    assert some.returncode == 0 and "1 quarantined" in some.stderr and "1 documents added" in some.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "We will never accept it.", "issues": ["no_such_issue"]}\n', encoding="utf-8")
+    check = _redline("corpus", "check", str(bad))  # a failed check is a failed status for scripts and CI
+    assert check.returncode == 1 and f"{bad}:1" in check.stdout
+
+
 def test_a_mistyped_command_or_option_says_so_in_a_line_or_two(tmp_path):
     for args, said in ((("annotate", "pick"), "No such command 'pick'"),
                        (("statements", "--stor", str(tmp_path)), "No such option: --stor"),

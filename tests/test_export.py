@@ -158,6 +158,16 @@ def test_cli_timeline_shifts_and_export(timeline_store, tmp_path):
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.stdout)
     assert [(r["period"], r["n"]) for r in rows] == [("2024-Q4", 2), ("2025-Q1", 2)]
+    # a misspelt actor or issue is refused with the names there are; two real names with nothing together are not
+    misspelt = runner.invoke(app, ["timeline", "--store", str(timeline_store), "--actor", "Vladimir Puttin"])
+    assert isinstance(misspelt.exception, TimelineError) and "Vladimir Putin" in str(misspelt.exception)
+    unknown = runner.invoke(app, ["timeline", "--store", str(timeline_store), "--issue", "nato"])
+    assert isinstance(unknown.exception, TimelineError) and "nato_membership" in str(unknown.exception)
+    apart = runner.invoke(app, ["timeline", "--store", str(timeline_store), "--actor", "Vladimir Putin", "--issue",
+                                "nato_membership"])
+    assert apart.exit_code == 0 and "not together" in apart.stderr
+    misspelt = runner.invoke(app, ["statements", "--store", str(timeline_store), "--actor", "Zelenskyy"])
+    assert isinstance(misspelt.exception, TimelineError) and "Volodymyr Zelensky" in str(misspelt.exception)
     shifts = runner.invoke(app, ["shifts", "--store", str(timeline_store)])
     assert "Vladimir Putin · territory: 3.0 (2024-Q4) → 1.0 (2025-Q1), 2 → 2 statements" in shifts.stdout
     plot = tmp_path / "t.png"
