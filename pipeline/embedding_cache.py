@@ -7,6 +7,10 @@ share entries and no two encoders ever do. A bounded in-memory layer serves the 
 the store's `embeddings` table keeps every entry for later runs, inside the one store file, so a cache
 never outlives or strays from the statements it was computed for. New entries wait in memory until the
 engine `flush`es them after writing the batch they belong to: the store is written at batch boundaries only.
+
+The in-memory layer is one matrix (`memory_items` rows) with a slot per key, so its memory is
+bounded by that matrix. Keeping the vectors as given kept rows of the caller's arrays, and a row keeps its
+whole batch of vectors alive: every batch with one quote still cached stayed in memory.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ class EmbeddingCache:
 
     def __init__(self, encoder_key: str, store=None, memory_items: int = MEMORY_ITEMS):
         self.encoder_key, self.store, self.memory_items = encoder_key, store, memory_items
-        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._slots: OrderedDict[str, int] = OrderedDict()  # key -> row of `_matrix`, least recent first
+        self._matrix: np.ndarray | None = None  # allocated at the first vector, when its width is known
         self._new: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # the engine computes in one thread and flushes from another
         self.hits = 0
@@ -41,10 +46,10 @@ class EmbeddingCache:
         """The cached vectors of those `keys` that have one (the others are computed by the caller)."""
         found = {}
         for key in keys:
-            vector = self._memory.get(key)
-            if vector is not None:
-                self._memory.move_to_end(key)
-                found[key] = vector
+            slot = self._slots.get(key)
+            if slot is not None:
+                self._slots.move_to_end(key)
+                found[key] = self._matrix[slot].copy()  # a copy: the slot is reused once evicted
         missing = [k for k in keys if k not in found]
         if missing and self.store is not None:
             stored = self.store.embeddings(self.encoder_key, missing)
@@ -70,6 +75,19 @@ class EmbeddingCache:
             store.add_embeddings(self.encoder_key, list(new), np.stack(list(new.values())))
 
     def _remember(self, vectors: dict[str, np.ndarray]) -> None:
-        self._memory.update(vectors)
-        while len(self._memory) > self.memory_items:
-            self._memory.popitem(last=False)
+        """Copy `vectors` into the matrix, each into its key's slot, a free one or the least recent one's."""
+        if not vectors or self.memory_items <= 0:
+            return
+        if self._matrix is None:
+            width = len(next(iter(vectors.values())))
+            self._matrix = np.empty((self.memory_items, width), dtype=np.float32)
+        for key, vector in vectors.items():
+            slot = self._slots.get(key)
+            if slot is not None:
+                self._slots.move_to_end(key)
+            elif len(self._slots) < self.memory_items:
+                slot = self._slots[key] = len(self._slots)
+            else:
+                _, slot = self._slots.popitem(last=False)
+                self._slots[key] = slot
+            self._matrix[slot] = vector

@@ -32,7 +32,7 @@ PENDING = "redline_pending_pipes"  # Doc.user_data key: the components not yet r
 # Tokens before a sentence that the recogniser reads with it: without them a sentence-initial surname can go
 # unrecognised ("Virtanen called the plan ..."); with 8, attribution on the speed benchmark's input is unchanged.
 ENTITY_CONTEXT = 8
-ENTITIES = "redline_sentence_entities"  # Doc.user_data key: (start, end) of a sentence → its entities
+ENTITIES = "redline_sentence_entities"  # Doc.user_data key: (start, end) of a sentence → its entities' offsets
 # Held while a pipeline parses: the engine's classifying thread parses a few clauses (pipeline/targets.py) while
 # the main thread segments the next batch, and spaCy's vocabulary is not made for two writers at once.
 SPACY_LOCK = threading.RLock()
@@ -220,7 +220,9 @@ def _bounded(tasks: list[tuple[str, object]], max_lines: int, max_chars: int) ->
 def entities(sentence) -> list:
     """The named entities of `sentence` (a span), as spans of its doc. Where `segment_documents` left the
     recogniser out, it runs on first use on that sentence alone: its cost grows with the tokens it reads,
-    and the sentence that asks is a fifth of its line, on average, in news."""
+    and the sentence that asks is a fifth of its line, on average, in news. The doc keeps token offsets, not
+    spans: a span kept in `doc.user_data` points back at its doc, and that cycle left every parsed doc to
+    Python's cyclic collector, which let a long run's memory grow by tens of MB per thousand documents."""
     doc = sentence.doc
     pending = doc.user_data.get(PENDING, ())
     if not pending:
@@ -228,16 +230,15 @@ def entities(sentence) -> list:
     found = doc.user_data.setdefault(ENTITIES, {})
     key = (sentence.start, sentence.end)
     if key not in found:
-        from spacy.tokens import Span
-
         start = max(sentence.start - ENTITY_CONTEXT, 0)
         alone = doc[start:sentence.end].as_doc()
         with SPACY_LOCK:
             for pipe in pending:
                 pipe(alone)
-        found[key] = [Span(doc, start + e.start, start + e.end, label=e.label)
-                      for e in alone.ents if start + e.start >= sentence.start]
-    return found[key]
+        found[key] = [(start + e.start, start + e.end, e.label) for e in alone.ents if start + e.start >= sentence.start]
+    from spacy.tokens import Span
+
+    return [Span(doc, first, end, label=label) for first, end, label in found[key]]
 
 
 def _sentence(document: Document, index: int, chunk_start: int, sent, turn: int | None) -> Sentence | None:

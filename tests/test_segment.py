@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from pipeline.ingest import read_text
 from pipeline.records import Document
-from pipeline.segment import entities, segment_documents
+from pipeline.segment import PENDING, entities, segment_documents
 
 
 def _document(text: str) -> Document:
@@ -46,7 +49,27 @@ def test_entities_of_one_sentence_of_a_line_are_spans_of_the_line_and_read_with_
     assert all(second.start <= e.start and e.end <= second.end and e.doc is second.doc for e in found)
     whole = [(e.text, e.label_) for e in nlp(text).ents if e.start >= second.start]
     assert [(e.text, e.label_) for e in found] == whole and ("Morawiecki", "PERSON") in whole
-    assert entities(second) is found  # read once per sentence
+    second.doc.user_data[PENDING] = (_must_not_run,)
+    assert entities(second) == found  # read once per sentence: asking again runs no recogniser
+
+
+def _must_not_run(doc):
+    raise AssertionError("the recogniser ran twice on one sentence")
+
+
+def test_a_parsed_doc_is_freed_when_its_statements_are_dropped_not_left_to_the_cycle_collector(nlp):
+    """A long run parses millions of lines: a doc that points at itself (a span kept in its user_data) waits for
+    Python's full collections, and the process grew by tens of MB per thousand documents."""
+    gc.disable()
+    try:
+        ((_, sentences),) = segment_documents([_document("Morawiecki called Poland the loudest advocate of "
+                                                         "Ukraine in the EU.")], nlp)
+        assert entities(sentences[0].span)
+        alive = weakref.ref(sentences[0].span.doc)
+        del sentences
+        assert alive() is None
+    finally:
+        gc.enable()
 
 
 def test_spacy_batches_are_bounded_in_characters_and_give_the_same_sentences(nlp, monkeypatch):

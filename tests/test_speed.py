@@ -3,6 +3,10 @@ precision parameters, positions computed period by period, and a bounded run sum
 
 from __future__ import annotations
 
+import gc
+import weakref
+
+import numpy as np
 import pytest
 import torch
 
@@ -41,6 +45,22 @@ def test_repeated_sentences_are_encoded_once_and_served_from_the_cache(encoder, 
     assert torch.allclose(cached, plain, atol=1e-5)
     assert torch.allclose(again, plain.flip(0), atol=1e-5)
     assert text_key(TEXTS[0]) == text_key(TEXTS[1]) != text_key(TEXTS[2])
+
+
+def test_the_cache_in_memory_is_bounded_and_keeps_no_batch_of_the_caller_alive():
+    cache = EmbeddingCache("encoder", memory_items=3)
+    batch = np.arange(20, dtype=np.float32).reshape(5, 4).copy()  # owns its data, as a computed batch does
+    alive = weakref.ref(batch)
+    cache.put(list("abcde"), batch)
+    kept = cache.get(list("cde"))
+    del batch
+    gc.collect()
+    assert alive() is None  # rows were copied: a long run does not keep every batch that had a quote
+    assert sorted(cache.get(list("abcde"))) == list("cde")  # the least recent were evicted
+    cache.put(["f", "g"], np.full((2, 4), -1.0, dtype=np.float32))  # evicts c and d, reusing their rows
+    assert sorted(cache.get(list("cdefg"))) == list("efg")
+    assert kept["c"].tolist() == [8, 9, 10, 11]  # what get returned is not overwritten by later puts
+    assert cache.get(["e"])["e"].tolist() == [16, 17, 18, 19] and cache.get(["g"])["g"].tolist() == [-1] * 4
 
 
 def test_onnx_backend_gives_the_torch_vectors(encoder, tmp_path, monkeypatch):
