@@ -433,24 +433,17 @@ def _blend_pairs(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torc
 def _maximalism_temperature(model: RedlineModel, dev_rows: Sequence[dict], embeddings: torch.Tensor) -> float:
     """A temperature for the maximalism head that minimises the dev MAE of its expected value
     (the expected value of a soft distribution drifts towards the middle of the scale)."""
-    feats = model.features([r["text"] for r in dev_rows], embeddings)
-    k = len(model.labels)
-    pairs = [(i, model.labels.index(issue), row["maximalism"][issue])
-             for i, row in enumerate(dev_rows) for issue in row["issues"]]
+    pairs = _gold_levels(dev_rows, model.labels)
     if not pairs:
         return 1.0
+    feats = model.features([r["text"] for r in dev_rows], embeddings)
     rows = torch.tensor([p[0] for p in pairs])
-    onehot = nn.functional.one_hot(torch.tensor([p[1] for p in pairs]), k).float()
+    onehot = nn.functional.one_hot(torch.tensor([p[1] for p in pairs]), len(model.labels)).float()
     with torch.inference_mode():
         _, logits = model.heads.pair_logits(feats["h"][rows], onehot, model.group_onehot([None] * len(pairs)),
                                             feats["cues"][rows])
-    gold = np.array([p[2] for p in pairs], dtype=float)
-
-    def mae(t: float) -> float:
-        expected = torch.softmax(logits / t, -1).numpy() @ np.arange(4)
-        return float(np.abs(expected - gold).mean())
-
-    return float(min(np.linspace(0.3, 1.5, 13), key=lambda t: (round(mae(t), 4), abs(t - 1))))
+    return _least_mae(np.linspace(0.3, 1.5, 13), lambda t: torch.softmax(logits / t, -1).numpy() @ np.arange(4),
+                      pairs)
 
 
 def _maximalism_sharpening(dev_rows: Sequence[dict], scores) -> float:
@@ -458,18 +451,25 @@ def _maximalism_sharpening(dev_rows: Sequence[dict], scores) -> float:
     models, that minimises the dev MAE of its expected value (`scores`: the dev rows' scores before it): the
     heads' own temperature is fitted before the blend, and blending with the softer word-model distribution
     drew the expected value back to the middle."""
-    at = [(i, scores.issues.index(issue), row["maximalism"][issue])
-          for i, row in enumerate(dev_rows) for issue in row["issues"]]
-    if not at:
+    pairs = _gold_levels(dev_rows, scores.issues)
+    if not pairs:
         return 1.0
-    dists = np.stack([scores.maximalism_probs[i, j] for i, j, _ in at])
-    gold = np.array([level for _, _, level in at], dtype=float)
+    dists = np.stack([scores.maximalism_probs[i, j] for i, j, _ in pairs])
     levels = np.asarray(MAXIMALISM_LEVELS, dtype=float)
+    return _least_mae(np.linspace(0.1, 1.0, 19), lambda t: sharpen(dists, t) @ levels, pairs)
 
-    def mae(t: float) -> float:
-        return float(np.abs(sharpen(dists, t) @ levels - gold).mean())
 
-    return float(min(np.linspace(0.1, 1.0, 19), key=lambda t: (round(mae(t), 4), abs(t - 1))))
+def _gold_levels(dev_rows: Sequence[dict], labels: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(row, label index, gold maximalism) for every gold issue of the dev rows."""
+    return [(i, list(labels).index(issue), row["maximalism"][issue])
+            for i, row in enumerate(dev_rows) for issue in row["issues"]]
+
+
+def _least_mae(grid, expected, pairs: Sequence[tuple[int, int, int]]) -> float:
+    """The temperature of `grid` whose `expected(t)` (one value per pair) is nearest the pairs' gold levels in
+    mean absolute error (to four places; a tie goes to the value nearer 1, the distribution left as it is)."""
+    gold = np.array([level for _, _, level in pairs], dtype=float)
+    return float(min(grid, key=lambda t: (round(float(np.abs(expected(t) - gold).mean()), 4), abs(t - 1))))
 
 
 def _low_confidence_threshold(model: RedlineModel, dev_rows: Sequence[dict], scores, wrong_share: float = 0.5,
