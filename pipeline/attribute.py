@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .config import ActorDictionary
 from .records import Document, Sentence, Statement
-from .segment import entities
+from .segment import entities, read_entities
 
 AUTHOR = "author"
 INTERVIEWER_CUE = "interviewer:"  # the cue of a question's statement: it names positions, holds none
@@ -159,6 +159,17 @@ class _Context:
     last_speaker: Holder | None = None  # the last holder quoted or reported saying something
     recent_people: list[Holder] = field(default_factory=list)
     turn_holders: dict[int, Holder] = field(default_factory=dict)
+
+
+def attribute_documents(parsed: list[tuple[Document, list[Sentence]]], resolver: ActorResolver) -> list[Statement]:
+    """Statements of a batch of segmented documents, in order. The entity recogniser, which attribution asks
+    for the unlisted name heading a sentence's subject, runs first over all such sentences of the batch at
+    once (see `read_entities`); what it still asks for later runs alone, with the same result."""
+    read_entities(sentence.span for document, sentences in parsed for sentence in sentences
+                  if sentence.span is not None
+                  and any(t.dep_ in SUBJECTS and _asks_recogniser(t, resolver, document.date) for t in sentence.span))
+    return [statement for document, sentences in parsed
+            for statement in attribute_statements(document, sentences, resolver)]
 
 
 def attribute_statements(document: Document, sentences: list[Sentence], resolver: ActorResolver) -> list[Statement]:
@@ -425,11 +436,7 @@ def _resolve_subject(subject, ctx: _Context, frame=None) -> Holder | None:
 
 def _resolve_phrase(head, ctx: _Context, attribution: str, verb: str) -> Holder | None:
     """The actor a noun phrase names; the mention containing the phrase's head wins."""
-    left = head.left_edge.idx
-    phrase = head.doc[head.left_edge.i:head.right_edge.i + 1].text  # not doc.text: spaCy rebuilds it per call
-    mentions = ctx.resolver.mentions(phrase, ctx.document.date)
-    head_offset = head.idx - left
-    covering = [m for m in mentions if m[0] <= head_offset < m[1]]
+    phrase, mentions, covering = _phrase_mentions(head, ctx.resolver, ctx.document.date)
     if covering or (mentions and head.lower_ in STAND_INS):  # not "a government building in the capital"
         start, end, name = covering[0] if covering else _preferred(mentions, ctx)
         return ctx.resolver.holder(name, attribution, f"{verb}:{phrase[start:end]}")
@@ -440,6 +447,22 @@ def _resolve_phrase(head, ctx: _Context, attribution: str, verb: str) -> Holder 
         kind = "person" if ent.label_ == "PERSON" else "organisation"
         return Holder(ent.text, group, kind, attribution, f"{verb}:{ent.text}")
     return _title_referent(phrase, ctx, attribution, verb)
+
+
+def _phrase_mentions(head, resolver: ActorResolver, date) -> tuple[str, list, list]:
+    """The noun phrase `head` heads, the actor mentions in it, and those of them that contain the head."""
+    phrase = head.doc[head.left_edge.i:head.right_edge.i + 1].text  # not doc.text: spaCy rebuilds it per call
+    mentions = resolver.mentions(phrase, date)
+    offset = head.idx - head.left_edge.idx
+    return phrase, mentions, [m for m in mentions if m[0] <= offset < m[1]]
+
+
+def _asks_recogniser(head, resolver: ActorResolver, date) -> bool:
+    """Whether `_resolve_phrase` on `head` will look for a named entity (a proper noun the dictionary misses)."""
+    if head.pos_ != "PROPN":
+        return False
+    _, mentions, covering = _phrase_mentions(head, resolver, date)
+    return not (covering or (mentions and head.lower_ in STAND_INS))
 
 
 def _entity_at(token):

@@ -17,7 +17,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .attribute import INTERVIEWER_CUE, ActorResolver, attribute_statements
+from .attribute import INTERVIEWER_CUE, ActorResolver, attribute_documents
 from .batching import batched
 from .config import DEFAULT_ACTORS, load_actors
 from .embedding_cache import EmbeddingCache
@@ -79,10 +79,7 @@ class _Batch:
 
 def statements_for(documents: Sequence[Document], resolver: ActorResolver, nlp=None) -> list[Statement]:
     """Segment and attribute a batch of documents (no store, no files)."""
-    statements: list[Statement] = []
-    for document, sentences in segment_documents(documents, nlp):
-        statements.extend(attribute_statements(document, sentences, resolver))
-    return statements
+    return attribute_documents(list(segment_documents(documents, nlp)), resolver)
 
 
 def run(inputs: Sequence[str | Path], store_path: str | Path, actors_path: str | Path = DEFAULT_ACTORS,

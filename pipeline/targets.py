@@ -19,7 +19,7 @@ import numpy as np
 
 from .config import MAXIMALISM_LEVELS, STANCES
 from .records import Prediction, Statement, TargetPrediction
-from .segment import SPACY_LOCK
+from .segment import parsing
 from .terms import TermsConfig, load_terms_config
 
 SUBJECTS = ("nsubj", "nsubjpass", "expl")
@@ -39,7 +39,7 @@ class Clause:
 def split_clauses(text: str, nlp) -> list[Clause]:
     """The clauses of one statement: at ";", before coordinated predicates ("..., but appears satisfied")
     and before contrast clauses ("while ..."). A clause that borrows its subject gets it back in `sentence`."""
-    with SPACY_LOCK:
+    with parsing():
         doc = nlp(text)
     openers = {_clause_start(token): token for token in doc if _opens_clause(token)}
     openers.update({token.i + 1: None for token in doc[:-1] if token.text == ";"})

@@ -7,7 +7,7 @@ import weakref
 
 from pipeline.ingest import read_text
 from pipeline.records import Document
-from pipeline.segment import PENDING, entities, segment_documents
+from pipeline.segment import PENDING, entities, parsing, read_entities, segment_documents
 
 
 def _document(text: str) -> Document:
@@ -57,6 +57,42 @@ def _must_not_run(doc):
     raise AssertionError("the recogniser ran twice on one sentence")
 
 
+def test_entities_read_in_one_batch_are_those_each_sentence_finds_alone_and_are_not_read_again(nlp):
+    """The engine runs the recogniser over a batch's sentences at once (half the time of one by one)."""
+    texts = ["Morawiecki called Poland the loudest advocate of Ukraine in the EU. Talks resumed on Monday.",
+             "Ilkka Virtanen, a Finnish mediator, told reporters in Geneva that the talks would resume.",
+             "Asked about the plan, Kaja Kallas said Europe would not accept a ceasefire on those terms."]
+    documents = [_document(text) for text in texts]
+    alone = [[(e.text, e.label_, e.start) for s in sentences for e in entities(s.span)]
+             for _, sentences in segment_documents(documents, nlp)]
+    parsed = list(segment_documents(documents, nlp))
+    read_entities(s.span for _, sentences in parsed for s in sentences)
+    for _, sentences in parsed:
+        for s in sentences:
+            s.span.doc.user_data[PENDING] = (_must_not_run,)
+    assert [[(e.text, e.label_, e.start) for s in sentences for e in entities(s.span)]
+            for _, sentences in parsed] == alone
+    assert ("Ilkka Virtanen", "PERSON") in [(text, label) for text, label, _ in alone[1]]
+    assert all(alone)
+
+
+def test_the_parse_multiplies_on_one_blas_thread_and_gives_that_thread_back(nlp):
+    """The engine parses on one core while the encoder uses the other: numpy's BLAS, which the pipeline's layers
+    multiply through, keeps to one thread during a parse and has its threads back after."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    with parsing():
+        assert blas_threads() and set(blas_threads()) == {1}
+        nlp("Kyiv refused.")
+    assert blas_threads() == before
+    assert {type(layer.ops).__name__ for _, c in nlp.pipeline if getattr(c, "model", None) is not None
+            for layer in c.model.walk() if getattr(layer.ops, "use_blis", False)} == set()
+
+
 def test_a_parsed_doc_is_freed_when_its_statements_are_dropped_not_left_to_the_cycle_collector(nlp):
     """A long run parses millions of lines: a doc that points at itself (a span kept in its user_data) waits for
     Python's full collections, and the process grew by tens of MB per thousand documents."""
@@ -100,9 +136,9 @@ def test_spacy_batches_are_bounded_in_characters_and_give_the_same_sentences(nlp
 
 
 def test_tag_rules_give_every_token_the_attributes_spacys_attribute_ruler_gives(nlp):
-    """The pipeline's attribute ruler is swapped for table lookups (a fifth of the parse was its matcher); tags,
-    coarse tags, morphology, lemmas and the parse come out as spaCy's own ruler sets them, contractions,
-    several-token rules and whitespace tokens included."""
+    """The pipeline's attribute ruler is swapped for table lookups (a fifth of the parse was its matcher) and its
+    layers multiply through numpy's BLAS, not blis; tags, coarse tags, morphology, lemmas and the parse come out
+    as spaCy's own pipeline sets them, contractions, several-token rules and whitespace tokens included."""
     import spacy
 
     stock = spacy.load(_package_of())
