@@ -9,6 +9,8 @@ on the corpus test split, a naive Hugging Face `pipeline("text-classification")`
 model per task, and a spaCy `textcat`. Peers run with random or barely trained heads: speed only.
 
 Run: .venv/bin/python benchmarks/speed.py [--sizes 1000 10000 100000] [--work DIR] [--write]
+A size cut short (`--timeout`, or the machine taken back) goes on where it stopped with `--resume` (the engine
+skips the documents already stored), and the report marks it as run in two sittings.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ def load() -> float:
 # --- one size, in its own process ---------------------------------------------------------------
 
 
-def measure_size(documents: int, work: Path) -> dict:
-    """End-to-end run, rerun, and a run with only the cache carried over, on `documents` documents."""
+def measure_size(documents: int, work: Path, resume: bool = False) -> dict:
+    """End-to-end run, rerun, and a run with only the cache carried over, on `documents` documents. With
+    `resume`, a run of this size cut short goes on in the store it left (the engine skips the documents stored):
+    its seconds and statements add to those of the first sitting, its peak RSS is the larger of the two."""
     from pipeline.classify import RedlineModel
     from pipeline.engine import run
     from pipeline.store import Store
@@ -57,12 +61,13 @@ def measure_size(documents: int, work: Path) -> dict:
     if not folder.exists():
         write_input(folder, documents)
     store, fresh = work / f"store-{documents}.duckdb", work / f"store-{documents}-cache-only.duckdb"
-    for path in (store, fresh):
+    before = last_progress(work, documents) if resume and store.exists() else None
+    for path in (fresh,) if before else (store, fresh):
         path.unlink(missing_ok=True)
     model = RedlineModel.load(ROOT / "models" / "default")
     progress = work / f"progress-{documents}.jsonl"
     start, load_start = time.perf_counter(), load()
-    first = run([folder], store, classifier=model, on_progress=_progress_writer(progress, start))
+    first = run([folder], store, classifier=model, on_progress=_progress_writer(progress, start, before))
     first_s, rss = time.perf_counter() - start, peak_rss_mb()
     rerun_s = _timed(lambda: run([folder], store, classifier=model))
     cache_only_s = None
@@ -72,9 +77,12 @@ def measure_size(documents: int, work: Path) -> dict:
             target.db.execute("INSERT INTO embeddings SELECT * FROM first.embeddings")
             target.db.execute("DETACH first")
         cache_only_s = _timed(lambda: run([folder], fresh, classifier=model))
-    return {"documents": documents, "statements": first.statements_added, "seconds": first_s,
-            "statements_per_s": first.statements_added / first_s, "peak_rss_mb": rss,
-            "embeddings_computed": first.embeddings_computed, "embeddings_cached": first.embeddings_cached,
+    statements, first_s = first.statements_added + _earlier(before, "statements"), first_s + _earlier(before, "seconds")
+    return {"documents": documents, "statements": statements, "seconds": first_s,
+            "statements_per_s": statements / first_s, "peak_rss_mb": max(rss, _earlier(before, "peak_rss_mb")),
+            "sittings": 2 if before else 1,  # the first sitting's encoder counts are not kept: none then
+            "embeddings_computed": None if before else first.embeddings_computed,
+            "embeddings_cached": None if before else first.embeddings_cached,
             "rerun_s": rerun_s, "cache_only_s": cache_only_s, "load_start": load_start, "load_end": load(),
             "backend": model.encoder.backend}
 
@@ -85,15 +93,23 @@ def _timed(action) -> float:
     return time.perf_counter() - start
 
 
-def _progress_writer(path: Path, start: float):
-    """Append (documents, statements, seconds, peak RSS) per batch: a run cut short still tells its figures."""
-    path.unlink(missing_ok=True)
+def _earlier(before: dict | None, key: str) -> float:
+    return before[key] if before else 0
+
+
+def _progress_writer(path: Path, start: float, before: dict | None = None):
+    """Append (documents, statements, seconds, peak RSS) per batch: a run cut short still tells its figures.
+    Going on from `before` (the last line of a sitting cut short), statements and seconds count from there."""
+    if before is None:
+        path.unlink(missing_ok=True)
 
     def write(summary) -> None:
         with path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps({"documents": summary.documents_read, "statements": summary.statements_added,
-                                  "seconds": round(time.perf_counter() - start, 1),
-                                  "peak_rss_mb": round(peak_rss_mb()), "load": load()}) + "\n")
+            out.write(json.dumps({
+                "documents": summary.documents_read,
+                "statements": summary.statements_added + _earlier(before, "statements"),
+                "seconds": round(time.perf_counter() - start + _earlier(before, "seconds"), 1),
+                "peak_rss_mb": round(max(peak_rss_mb(), _earlier(before, "peak_rss_mb"))), "load": load()}) + "\n")
     return write
 
 
@@ -240,10 +256,10 @@ def measure_peers(store_path: Path) -> dict:
 # --- the report ---------------------------------------------------------------------------------
 
 
-def in_child(flag: str, value: str, work: Path, timeout: float | None = None) -> dict | None:
+def in_child(flag: str, value: str, work: Path, timeout: float | None = None, *extra: str) -> dict | None:
     """Run one measurement in a fresh interpreter (a clean peak RSS); its JSON result (also kept in `work`,
     for --report), or None if cut short."""
-    command = [sys.executable, __file__, flag, value, "--work", str(work)]
+    command = [sys.executable, __file__, flag, value, "--work", str(work), *extra]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -282,8 +298,11 @@ def report(sizes: list[dict], partial: list[dict], peers: dict | None, growth: s
              "| documents | statements | end-to-end stmt/s | s | peak RSS MB | encoder passes (cached) | "
              "rerun s (speed-up) | cache-only run s (speed-up) | load avg |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sizes:
-        lines.append(f"| {r['documents']:,} | {r['statements']:,} | {r['statements_per_s']:.1f} | {r['seconds']:.0f} | "
-                     f"{r['peak_rss_mb']:.0f} | {r['embeddings_computed']:,} ({r['embeddings_cached']:,}) | "
+        sittings = f" ({r['sittings']} sittings)" if r.get("sittings", 1) > 1 else ""
+        passes = f"{r['embeddings_computed']:,} ({r['embeddings_cached']:,})" if r["embeddings_computed"] is not None \
+            else "–"
+        lines.append(f"| {r['documents']:,}{sittings} | {r['statements']:,} | {r['statements_per_s']:.1f} | "
+                     f"{r['seconds']:.0f} | {r['peak_rss_mb']:.0f} | {passes} | "
                      f"{r['rerun_s']:.1f} ({r['seconds'] / r['rerun_s']:.0f}×) | {_cache_only(r)} | "
                      f"{r['load_start']:.1f}–{r['load_end']:.1f} |")
     for p in partial:
@@ -430,18 +449,21 @@ def main() -> None:
                         help="The RESULTS.md section --write replaces (another name keeps a run on another host "
                              "beside the main one).")
     parser.add_argument("--report", action="store_true", help="Only report what an earlier run left in --work.")
+    parser.add_argument("--resume", action="store_true",
+                        help="Sizes cut short go on in the stores they left in --work (seconds and statements add "
+                             "up; peak RSS is the larger of the two sittings).")
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)  # one size, in a child process
     parser.add_argument("--peers", type=int, help=argparse.SUPPRESS)  # floor and peers, in a child process
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.size:
-        print(json.dumps(measure_size(args.size, args.work)))
+        print(json.dumps(measure_size(args.size, args.work, args.resume)))
         return
     if args.peers:
         print(json.dumps(measure_peers(args.work / f"store-{args.peers}.duckdb")))
         return
     if not args.report:
-        measure_all(args.sizes, args.work, args.timeout)
+        measure_all(args.sizes, args.work, args.timeout, args.resume)
     sizes, partial, peers = kept_results(args.work, args.sizes)
     runs = [n for n in args.sizes if (args.work / f"progress-{n}.jsonl").exists()]
     growth = rss_growth(args.work, max(runs)) if runs else ""
@@ -453,14 +475,14 @@ def main() -> None:
         write_section(args.section, body)
 
 
-def measure_all(sizes: list[int], work: Path, timeout: float | None) -> None:
+def measure_all(sizes: list[int], work: Path, timeout: float | None, resume: bool = False) -> None:
     """Each size in its own process, smallest first; the floor and peers after the first that finishes."""
-    peers = None
+    peers = resume and any(work.glob("result--peers-*.json"))  # going on: the peers measured before stand
     for documents in sorted(sizes):
-        result = in_child("--size", str(documents), work, timeout)
+        result = in_child("--size", str(documents), work, timeout, *(["--resume"] if resume else []))
         print(json.dumps(result or {"documents": documents, "cut_short": last_progress(work, documents)}),
               flush=True)
-        if peers is None and result is not None:  # on the first size's sentences: the same mix at any size
+        if not peers and result is not None:  # on the first size's sentences: the same mix at any size
             peers = in_child("--peers", str(documents), work)
             print(json.dumps(peers), flush=True)
 
