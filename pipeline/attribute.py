@@ -437,7 +437,7 @@ def _resolve_subject(subject, ctx: _Context, frame=None) -> Holder | None:
 def _resolve_phrase(head, ctx: _Context, attribution: str, verb: str) -> Holder | None:
     """The actor a noun phrase names; the mention containing the phrase's head wins."""
     phrase, mentions, covering = _phrase_mentions(head, ctx.resolver, ctx.document.date)
-    if covering or (mentions and head.lower_ in STAND_INS):  # not "a government building in the capital"
+    if _listed(head, mentions, covering):
         start, end, name = covering[0] if covering else _preferred(mentions, ctx)
         return ctx.resolver.holder(name, attribution, f"{verb}:{phrase[start:end]}")
     ent = _entity_at(head) if head.pos_ == "PROPN" else None
@@ -457,12 +457,15 @@ def _phrase_mentions(head, resolver: ActorResolver, date) -> tuple[str, list, li
     return phrase, mentions, [m for m in mentions if m[0] <= offset < m[1]]
 
 
+def _listed(head, mentions: list, covering: list) -> bool:
+    """Whether the dictionary names the phrase's actor: a mention holds the head, or the head stands in for the
+    one mentioned ("officials in Moscow"; not "a government building in the capital")."""
+    return bool(covering or (mentions and head.lower_ in STAND_INS))
+
+
 def _asks_recogniser(head, resolver: ActorResolver, date) -> bool:
     """Whether `_resolve_phrase` on `head` will look for a named entity (a proper noun the dictionary misses)."""
-    if head.pos_ != "PROPN":
-        return False
-    _, mentions, covering = _phrase_mentions(head, resolver, date)
-    return not (covering or (mentions and head.lower_ in STAND_INS))
+    return head.pos_ == "PROPN" and not _listed(head, *_phrase_mentions(head, resolver, date)[1:])
 
 
 def _entity_at(token):
