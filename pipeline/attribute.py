@@ -459,7 +459,7 @@ def _phrase_mentions(head, resolver: ActorResolver, date) -> tuple[str, list, li
 
 def _listed(head, mentions: list, covering: list) -> bool:
     """Whether the dictionary names the phrase's actor: a mention holds the head, or the head stands in for the
-    one mentioned ("officials in Moscow"; not "a government building in the capital")."""
+    one mentioned ("officials" beside a listed name; not "a government building in the capital")."""
     return bool(covering or (mentions and head.lower_ in STAND_INS))
 
 
