@@ -221,12 +221,11 @@ def spacy_options(texts: list[str]) -> dict:
     samples = [d for d in read_inputs([ROOT / "corpora" / "samples" / "documents"]) if isinstance(d, Document)]
     reference = statements_for(samples, resolver, nlp)
 
-    def rate() -> float:
-        with parsing():
-            return len(texts) / _timed(lambda: list(nlp.pipe(texts, batch_size=64)))
+    def rate(n_process: int = 1) -> float:
+        with parsing():  # the workers of n_process fork inside it, as in `segment_documents`
+            return len(texts) / _timed(lambda: list(nlp.pipe(texts, batch_size=64, n_process=n_process)))
 
-    found = {"all components": rate(),
-             "all, n_process=2": len(texts) / _timed(lambda: list(nlp.pipe(texts, batch_size=64, n_process=2)))}
+    found = {"all components": rate(), "all, n_process=2": rate(n_process=2)}
     same = {}
     for component in ("lemmatizer", "attribute_ruler", "ner"):
         with nlp.select_pipes(disable=[component]):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
 from .batching import batched
@@ -221,8 +221,10 @@ def segment_documents(documents: Iterable[Document], nlp=None, batch_size: int =
     sentences: list[list[Sentence]] = [[] for _ in documents]
     lazy = [name for name in LAZY_PIPES if name in nlp.pipe_names]
     pending = tuple(nlp.get_pipe(name) for name in lazy)
-    with nlp.select_pipes(disable=lazy):
-        if n_process > 1:  # worker processes start per call: one call, batches by count
+    with nlp.select_pipes(disable=lazy), (parsing() if n_process > 1 else nullcontext()):
+        if n_process > 1:  # worker processes start per call: one call, batches by count; they start (forked)
+            # inside `parsing`, on one BLAS thread each: with the library's default (a thread per core) two
+            # workers on two cores parsed a third slower than with one thread each
             parsed_lines = nlp.pipe(tasks, as_tuples=True, batch_size=batch_size, n_process=n_process)
         else:
             parsed_lines = (parsed for group in _bounded(tasks, batch_size, MAX_BATCH_CHARS)
@@ -275,7 +277,10 @@ def read_entities(sentences: Iterable, batch_size: int = 64) -> None:
         data = sentence.doc.user_data
         if data.get(PENDING) and (sentence.start, sentence.end) not in data.setdefault(ENTITIES, {}):
             todo[(id(sentence.doc), sentence.start, sentence.end)] = sentence
-    for group in batched(list(todo.values()), batch_size):
+    by_pipes: dict[tuple, list] = {}  # sentences of docs from different pipelines run their own components
+    for sentence in todo.values():
+        by_pipes.setdefault(tuple(map(id, sentence.doc.user_data[PENDING])), []).append(sentence)
+    for group in (group for same in by_pipes.values() for group in batched(same, batch_size)):
         starts = [max(s.start - ENTITY_CONTEXT, 0) for s in group]
         windows = [s.doc[start:s.end].as_doc() for s, start in zip(group, starts)]
         with parsing():

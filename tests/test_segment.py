@@ -76,6 +76,55 @@ def test_entities_read_in_one_batch_are_those_each_sentence_finds_alone_and_are_
     assert all(alone)
 
 
+class _Marker:
+    """A stand-in for a second pipeline's recogniser: marks each window's first token as an entity."""
+
+    def pipe(self, docs, batch_size=64):
+        from spacy.tokens import Span
+
+        for doc in docs:
+            doc.ents = [Span(doc, 0, 1, label="MARKED")]
+            yield doc
+
+
+def test_entities_of_docs_from_two_pipelines_read_together_come_from_each_docs_own_recogniser(nlp):
+    documents = [_document("Kaja Kallas said Europe would not accept it."),
+                 _document("Ilkka Virtanen told reporters the talks would resume.")]
+    (alone,), _ = (sentences for _, sentences in segment_documents(documents, nlp))
+    expected = [(e.text, e.label_) for e in entities(alone.span)]
+    (first,), (second,) = (sentences for _, sentences in segment_documents(documents, nlp))
+    second.span.doc.user_data[PENDING] = (_Marker(),)
+    read_entities([second.span, first.span])  # the other pipeline's sentence first
+    assert [(e.text, e.label_) for e in entities(first.span)] == expected
+    assert "Kaja Kallas" in [text for text, _ in expected]
+    assert [(e.text, e.label_) for e in entities(second.span)] == [("Ilkka", "MARKED")]
+
+
+def test_worker_processes_parse_on_one_blas_thread_each(nlp):
+    """With `n_process`, each forked worker multiplies on one BLAS thread: with the library's default (a thread
+    per core), two workers on two cores parsed a third slower."""
+    from spacy.language import Language
+
+    if "test_blas_threads" not in Language.factories:
+        @Language.component("test_blas_threads")
+        def _record(doc):
+            from threadpoolctl import threadpool_info
+
+            doc.user_data["blas_threads"] = max(lib["num_threads"] for lib in threadpool_info()
+                                                if lib["user_api"] == "blas")
+            return doc
+
+    nlp.add_pipe("test_blas_threads")
+    try:
+        texts = [f"Kyiv refused the plan on day {n}. Moscow said nothing." for n in range(8)]
+        parsed = list(segment_documents([_document(t) for t in texts], nlp, batch_size=2, n_process=2))
+    finally:
+        nlp.remove_pipe("test_blas_threads")
+    threads = {s.span.doc.user_data.get("blas_threads") for _, sentences in parsed for s in sentences}
+    assert threads == {1}
+    assert [len(sentences) for _, sentences in parsed] == [2] * 8
+
+
 def test_the_parse_multiplies_on_one_blas_thread_and_gives_that_thread_back(nlp):
     """The engine parses on one core while the encoder uses the other: numpy's BLAS, which the pipeline's layers
     multiply through, keeps to one thread during a parse and has its threads back after."""
