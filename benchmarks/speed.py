@@ -331,9 +331,9 @@ def _goal_lines(sizes: list[dict], partial: list[dict], peers: dict | None) -> l
     if not sizes:
         return []
     small = min(sizes, key=lambda r: r["documents"])
-    reference = max((r for r in sizes if r["documents"] <= 10_000), key=lambda r: r["documents"])
+    reference = max([r for r in sizes if r["documents"] <= 10_000] or [small], key=lambda r: r["documents"])
     at = f"at {reference['documents']:,} documents" + ("" if reference["documents"] == 10_000 else
-                                                          " (the 10k run did not finish)")
+                                                          " (no finished 10k run in this report)")
     lines = ["", "Goals of issue 6 against this run:"]
     if peers is not None:
         floor = encoder_floor_best(peers)[2]
