@@ -280,7 +280,7 @@ def read_entities(sentences: Iterable, batch_size: int = 64) -> None:
     by_pipes: dict[tuple, list] = {}  # sentences of docs from different pipelines run their own components
     for sentence in todo.values():
         by_pipes.setdefault(tuple(map(id, sentence.doc.user_data[PENDING])), []).append(sentence)
-    for group in (group for same in by_pipes.values() for group in batched(same, batch_size)):
+    for group in [part for same in by_pipes.values() for part in batched(same, batch_size)]:
         starts = [max(s.start - ENTITY_CONTEXT, 0) for s in group]
         windows = [s.doc[start:s.end].as_doc() for s, start in zip(group, starts)]
         with parsing():
