@@ -272,15 +272,13 @@ def read_entities(sentences: Iterable, batch_size: int = 64) -> None:
     """Run the components left for later on those `sentences` (spans) that lack their entities, in batches:
     each on the same window as `entities` would read alone, with the same result, in half the time (a
     recogniser fed one short text at a time spends most of it on its own overhead)."""
-    todo = {}
+    by_pipes: dict[tuple, dict] = {}  # sentences of docs from different pipelines run their own components
     for sentence in sentences:
         data = sentence.doc.user_data
         if data.get(PENDING) and (sentence.start, sentence.end) not in data.setdefault(ENTITIES, {}):
-            todo[(id(sentence.doc), sentence.start, sentence.end)] = sentence
-    by_pipes: dict[tuple, list] = {}  # sentences of docs from different pipelines run their own components
-    for sentence in todo.values():
-        by_pipes.setdefault(tuple(map(id, sentence.doc.user_data[PENDING])), []).append(sentence)
-    for group in [part for same in by_pipes.values() for part in batched(same, batch_size)]:
+            same = by_pipes.setdefault(tuple(map(id, data[PENDING])), {})
+            same[(id(sentence.doc), sentence.start, sentence.end)] = sentence  # each sentence once
+    for group in [part for same in by_pipes.values() for part in batched(list(same.values()), batch_size)]:
         starts = [max(s.start - ENTITY_CONTEXT, 0) for s in group]
         windows = [s.doc[start:s.end].as_doc() for s, start in zip(group, starts)]
         with parsing():
