@@ -102,7 +102,7 @@ def test_entities_of_docs_from_two_pipelines_read_together_come_from_each_docs_o
 
 def test_worker_processes_parse_on_one_blas_thread_each(nlp):
     """With `n_process`, each forked worker multiplies on one BLAS thread: with the library's default (a thread
-    per core), two workers on two cores parsed a third slower."""
+    per core), two workers on two cores parsed at under half the rate."""
     from spacy.language import Language
 
     if "test_blas_threads" not in Language.factories:
