@@ -26,15 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._results import machine_line, write_section  # noqa: E402
-from pipeline.annotate import choose, doubt, pick  # noqa: E402
+from pipeline.annotate import choose, pick  # noqa: E402
 from pipeline.classify import RedlineModel  # noqa: E402
 from pipeline.config import load_taxonomy  # noqa: E402
 from pipeline.corpus import load_rows  # noqa: E402
+from pipeline.doubt import doubt, formula_doubt, reading_errors  # noqa: E402
 from pipeline.encoder import Encoder  # noqa: E402
-from pipeline.evaluate import model_readings  # noqa: E402
 from pipeline.train import config_yaml, load_training_config, train  # noqa: E402
 
 STRATEGIES = ("uncertainty", "diverse", "random")
+FORMULA = "uncertainty, formula doubt"
 RANDOM_REPEATS = 20
 
 
@@ -55,24 +56,17 @@ def cache_embeddings() -> None:
     Encoder.encode = encode
 
 
-def wrong(model, rows: list[dict]) -> tuple[np.ndarray, object]:
-    """Per row: does the model get its issue set, or the stance of a gold issue, wrong? And the scores."""
-    readings = model_readings(model, rows)
-    errors = np.array([predicted != set(row["issues"]) for predicted, row in zip(readings["predicted"], rows)])
-    for (i, issue), stance in zip(readings["pairs"], readings["stance"]):
-        errors[i] |= stance != rows[i]["stance"][issue]
-    return errors, readings["scores"]
-
-
 def error_finding(model, rows: list[dict], n: int) -> dict:
-    errors, scores = wrong(model, rows)
-    doubts = doubt(model, scores)
+    errors, scores = reading_errors(model, rows)
+    doubts = doubt(model, scores, [r["text"] for r in rows])
     shares = {"uncertainty": float(errors[pick("uncertainty", doubts, n)].mean())}
+    if model.learned_doubt is not None:  # the same strategy without the fitted doubt, for comparison
+        shares[FORMULA] = float(errors[pick("uncertainty", formula_doubt(model, scores), n)].mean())
     embeddings = model.encoder.encode([r["text"] for r in rows]).numpy()
     shares["diverse"] = float(errors[pick("diverse", doubts, n, embeddings, seed=0)].mean())
     shares["random"] = float(np.mean([errors[pick("random", doubts, n, seed=s)].mean()
                                       for s in range(RANDOM_REPEATS)]))
-    return {"rows": len(rows), "errors": int(errors.sum()), "shares": shares}
+    return {"rows": len(rows), "errors": int(errors.sum()), "shares": shares, "doubt": model.card.get("doubt")}
 
 
 def _write(rows: list[dict], path: Path) -> Path:
@@ -100,8 +94,8 @@ def simulated_loop(rows: list[dict], seed: int, start: int, picks: int, folder: 
     model.save(folder / f"start-{seed}", config_yaml(config))
     log(f"seed {seed}: start model on {start} rows in {time.perf_counter() - started:.0f} s: {_dev(model)}")
     result = {"start": _dev(model)}
-    errors, scores = wrong(model, pool)  # (a') the start model finding its own errors in the unseen pool
-    doubts = doubt(model, scores)
+    errors, scores = reading_errors(model, pool)  # (a') the start model finding its own errors in the unseen pool
+    doubts = doubt(model, scores, [r["text"] for r in pool])  # no fitted doubt here: the formula
     result["finding"] = {"pool": len(pool), "errors": int(errors.sum()),
                          "uncertainty": float(errors[pick("uncertainty", doubts, picks)].mean()),
                          "random": float(np.mean([errors[pick("random", doubts, picks, seed=s)].mean()
@@ -125,12 +119,19 @@ def _section(finding: dict, loops: dict[int, dict], args) -> str:
              f"**(a) Error finding** (default model, corpus dev + test: {finding['rows']} rows, "
              f"{finding['errors']} read wrongly: issue set or stance of a gold issue). Share of errors among "
              f"{args.picks} picks:", "", "| strategy | errors among the picks | × random |", "|---|---|---|"]
-    lines += [f"| {s} | {shares[s]:.1%} | {shares[s] / shares['random']:.2f} |" for s in STRATEGIES]
+    lines += [f"| {s} | {shares[s]:.1%} | {shares[s] / shares['random']:.2f} |" for s in (*STRATEGIES, FORMULA)
+              if s in shares]
+    if FORMULA in shares:
+        lines += ["", "uncertainty: the doubt learned from fold errors (`redline annotate fit-doubt`: "
+                  f"{finding['doubt']['folds']} models on folds of the train split, {finding['doubt']['rows']} "
+                  f"out-of-fold readings, {finding['doubt']['error_rate']:.1%} wrong); formula doubt: the model's "
+                  "own probabilities, the doubt a model folder without a fitted one uses."]
     lines += ["", f"(random: mean of {RANDOM_REPEATS} seeded draws; the base rate is "
               f"{finding['errors'] / finding['rows']:.1%}.)", "",
               f"**(b) Simulated loop**: heads trained on {args.start} rows of the train split, then {args.picks} "
               "more picked from the rest of it by each strategy (gold labels added), retrained with `--from` the "
-              "start model; dev split figures (issues and stance macro-F1, maximalism MAE).", "",
+              "start model; dev split figures (issues and stance macro-F1, maximalism MAE). The start models have no "
+              "fitted doubt: their uncertainty picks use the formula.", "",
               "| seed | model | issues macro-F1 | stance macro-F1 | maximalism MAE |", "|---|---|---|---|---|"]
     for seed, result in loops.items():
         for name in ("start", *STRATEGIES):

@@ -1,7 +1,8 @@
 """Annotate, first half: pick the statements worth a person's time and write them as annotation tasks.
 
-`doubt(model, scores)` is the model's own probability that its reading of a statement (issue decisions and
-stances) needs a correction;
+`doubt(model, scores, texts)` (doubt.py) is the probability that the model's reading of a statement (issue
+decisions and stances) needs a correction: learned from fold errors where the model folder has it
+(`redline annotate fit-doubt`), from the model's own probabilities otherwise;
 `pick(strategy, ...)` chooses which statements to annotate: `uncertainty` (most doubtful first), `diverse`
 (k-means over the encoder's embeddings, the most doubtful statement of each cluster) or `random`;
 `write_tasks` writes them with the model's reading as pre-annotations, for Prodigy (JSONL that
@@ -28,6 +29,7 @@ import numpy as np
 
 from .config import MAXIMALISM_LEVELS, STANCES, Taxonomy
 from .corpus import SOURCE_TYPES
+from .doubt import doubt
 from .errors import InputError
 
 STRATEGIES = ("uncertainty", "diverse", "random")
@@ -62,30 +64,12 @@ class Candidate:
     doubt: float
 
 
-# --- how unsure the model is --------------------------------------------------------------------
+# --- the model's reading, as pre-annotations ---------------------------------------------------
 
 
 def _levels(scores) -> np.ndarray:
     """The pre-annotated maximalism level of every (statement, issue): the expected value, rounded."""
     return np.clip(np.rint(scores.maximalism_probs @ np.array(MAXIMALISM_LEVELS, dtype=float)), 0, 3).astype(int)
-
-
-def doubt(model, scores) -> np.ndarray:
-    """Per statement, the model's own probability that its reading needs a correction: 1 − P(every issue
-    decision is right) × P(the stance of each chosen issue is right).
-
-    An issue's probability is read against the threshold that decides it: logit(p) − logit(threshold), so
-    a score just above a 0.4 threshold is a coin toss, not a 60 % "no". Maximalism is left out: its
-    probability of being within one level ranked worse (benchmarks/RESULTS.md, "Active learning": errors
-    beyond one level are ~4 % of statements, and adding that factor cut the share of errors among 200 picks
-    from 65.5 % to 62.5 %); a reading's maximalism is corrected along with the statement when it is picked."""
-    chosen = model.decide(scores)
-    from .classify import logit  # torch-free import of this module: the model brings torch along anyway
-
-    against_threshold = 1 / (1 + np.exp(-(logit(scores.issue_probs) - logit(model.issue_thresholds()[None, :]))))
-    issues_right = np.where(chosen, against_threshold, 1 - against_threshold).prod(axis=1)
-    stance_right = np.where(chosen, scores.stance_probs.max(axis=-1), 1.0).prod(axis=1)
-    return 1 - issues_right * stance_right
 
 
 def readings(model, scores) -> list[Reading]:
@@ -135,7 +119,7 @@ def choose(model, statements: Sequence[dict], n: int, strategy: str, skip_keys: 
     for start, h in zip(range(0, len(pool), batch_size), embeddings):
         batch = pool[start:start + batch_size]
         scores = model.score([s["text"] for s in batch], [s.get("actor_group") for s in batch], h)
-        doubts.append(doubt(model, scores))
+        doubts.append(doubt(model, scores, [s["text"] for s in batch]))
         found.extend(readings(model, scores))
     doubts = np.concatenate(doubts)
     embedding_matrix = np.concatenate([h.numpy() for h in embeddings]) if strategy == "diverse" else None

@@ -7,7 +7,8 @@ distribution, blended with the word models', is sharpened to the dev MAE of its 
 A statement about two or more issues that sit in different clauses ("X is a red line for us, but we do not
 object to Y") gets each issue's stance and maximalism from the clause most about it (`clause_readings`).
 A model is a folder: `card.json`, `config.yaml`, `taxonomy.yaml`, `heads.safetensors` (+ `adapter.safetensors`
-after fine-tuning, + `lexical.safetensors`/`lexical.json`: word n-gram models blended with the heads, see lexical.py). Issues that are only in the taxonomy are detected by similarity to their description
+after fine-tuning, + `lexical.safetensors`/`lexical.json`: word n-gram models blended with the heads, see lexical.py;
++ `doubt.safetensors`: the annotation loop's learned doubt, see doubt.py). Issues that are only in the taxonomy are detected by similarity to their description
 and examples, and marked `zero_shot`.
 """
 
@@ -25,6 +26,7 @@ from torch import nn
 
 from .config import MAXIMALISM_LEVELS, STANCES, Taxonomy, load_taxonomy
 from .cues import CUES, cue_counts
+from .doubt import DOUBT_WEIGHTS, LearnedDoubt
 from .encoder import Encoder, load_lora, load_weights, save_weights
 from .errors import ModelError
 from .lexical import VOCABULARY as LEXICAL_VOCABULARY
@@ -181,6 +183,7 @@ class RedlineModel:
         self.extra = tuple(i for i in taxonomy.ids if i not in self.labels)
         self._issue_vectors: torch.Tensor | None = None
         self.clause_readings = True  # see _read_clauses; False reads every issue from the whole statement
+        self.learned_doubt: LearnedDoubt | None = None  # the annotation loop's doubt, where fitted (doubt.py)
 
     def scores_issues(self) -> tuple[str, ...]:
         """Every issue this model scores: its trained labels, then taxonomy-only (zero-shot) issues."""
@@ -238,7 +241,13 @@ class RedlineModel:
         if lexical is not None and lexical.labels != tuple(card["labels"]["issues"]):
             raise ModelError(f"{path}: the lexical model's issues {list(lexical.labels)} differ from the card's "
                              f"{card['labels']['issues']}; the folder was edited or mixed")
-        return cls(encoder, heads, card, taxonomy, path, lexical)
+        model = cls(encoder, heads, card, taxonomy, path, lexical)
+        model.learned_doubt = LearnedDoubt.load(path)
+        if model.learned_doubt is not None and card.get("doubt", {}).get("model_id") != model.model_id:
+            raise ModelError(f"{path / DOUBT_WEIGHTS} was fitted for {card.get('doubt', {}).get('model_id')}, "
+                             f"not {model.model_id}; the folder was edited or mixed (refit it with "
+                             "`redline annotate fit-doubt`)")
+        return model
 
     def save(self, path: str | Path, config_yaml: str = "") -> None:
         from safetensors.torch import save_file
@@ -254,6 +263,11 @@ class RedlineModel:
         else:  # a model saved over a folder must not pick up the old folder's fine-tuned encoder
             (path / ENCODER_WEIGHTS).unlink(missing_ok=True)
             self.card["encoder"].pop("weights", None)
+        if self.learned_doubt is not None and self.card.get("doubt", {}).get("model_id") == self.model_id:
+            self.learned_doubt.save(path)
+        else:  # a retrained model must not pick up the doubt fitted for the folder's old one
+            (path / DOUBT_WEIGHTS).unlink(missing_ok=True)
+            self.card.pop("doubt", None)
         if self.lexical is not None:
             self.lexical.save(path)
         else:  # a heads-only model saved over a folder must not pick up the old folder's word models
@@ -523,6 +537,12 @@ def model_readme(card: dict) -> str:
         lines.append(f"- **{split}**: issues macro-F1 {values['issues']['macro_f1']:.3f}, stance macro-F1 "
                      f"{values['stance']['macro_f1']:.3f}, maximalism MAE {values['maximalism']['mae']:.3f}, "
                      f"within-1 {values['maximalism']['within_1']:.3f} (n={values['n']})")
+    if card.get("doubt"):
+        doubt = card["doubt"]
+        lines += ["", "## Annotation doubt",
+                  f"`redline annotate export --strategy uncertainty` ranks by a doubt learned from {doubt['rows']} "
+                  f"readings of {doubt['folds']} fold models, each reading rows it was not trained on "
+                  f"({doubt['error_rate']:.1%} wrong): `redline annotate fit-doubt`, doubt.safetensors."]
     lines += ["", "## Caveats",
               "The corpus was written for the project in the voices of real actors; figures on it are an upper "
               "bound. Figures on real statements (real-dev) are what users get; see benchmarks/RESULTS.md.",

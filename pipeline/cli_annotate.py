@@ -1,4 +1,4 @@
-"""The annotation loop's commands: `redline annotate export|import` and `redline models list|promote`.
+"""The annotation loop's commands: `redline annotate export|fit-doubt|import` and `redline models list|promote`.
 
 Registered on `pipeline.cli.app` when `pipeline.cli` imports this module.
 """
@@ -61,11 +61,31 @@ def export_cli(
         corpus = [p for p in map(_project_path, classifier.card["corpus"]["paths"]) if p.exists()]
     with Store(store, create=False) as db:  # statements to pick from: an empty new store would hold none
         summary = export_tasks(db, classifier, n, strategy.value, fmt.value, out_path, corpus, seed)
+    doubt = "" if strategy is Strategy.random else \
+        (", doubt learned from fold errors" if classifier.learned_doubt is not None
+         else ", doubt from the model's probabilities (`redline annotate fit-doubt` learns a sharper one)")
     console.print(f"{summary.tasks} tasks by {strategy.value} from {summary.pool} statements "
                   f"({summary.in_corpus} already in the corpus, {summary.already_exported} exported before), "
-                  f"pre-annotated by {classifier.model_id}", highlight=False)
+                  f"pre-annotated by {classifier.model_id}{doubt}", highlight=False)
     for path in summary.paths:
         console.print(f"→ {path}", highlight=False)
+
+
+@annotate_app.command("fit-doubt")
+def fit_doubt_cli(
+    model: Annotated[Optional[str], typer.Option(help="Model folder or name (default: the default model).")] = None,
+    folds: Annotated[int, typer.Option(min=2, help="Folds of the training split, a model trained per fold.")] = 5,
+) -> None:
+    """Learn where the model's readings go wrong, for `annotate export --strategy uncertainty`: train a model
+    per fold of its training split (its own config.yaml), read each fold with the model that never saw it, and
+    fit the doubt on those errors. Writes doubt.safetensors into the model folder; predictions do not change."""
+    from .doubt import fit_doubt
+    from .registry import resolve_model
+
+    path = resolve_model(model)
+    fitted = fit_doubt(path, folds, log=lambda line: console.print(line, highlight=False))
+    console.print(f"doubt fitted for {fitted['model_id']} on {fitted['rows']} out-of-fold readings "
+                  f"({fitted['wrong']} wrong, {fitted['error_rate']:.1%}) → {path}", highlight=False)
 
 
 @annotate_app.command("import")

@@ -172,15 +172,21 @@ def _selection_score(metrics: dict) -> float:
 # --- the loop -----------------------------------------------------------------------------------
 
 
-def train(config: TrainingConfig, log: Callable[[str], None] = lambda _: None) -> RedlineModel:
-    """Train a model from `config`; returns it calibrated, with dev and test metrics in its card."""
+def train(config: TrainingConfig, log: Callable[[str], None] = lambda _: None, rows: list[dict] | None = None,
+          encoder: Encoder | None = None) -> RedlineModel:
+    """Train a model from `config`; returns it calibrated, with dev and test metrics in its card. `rows`
+    (corpus rows, already read) replace the config's corpus; `encoder` (heads mode only: fine-tuning changes
+    it) is a loaded encoder to use, e.g. one whose embeddings are cached across trainings."""
+    if encoder is not None and config.mode != "heads":
+        raise ConfigError("a shared encoder is for heads mode only: fine-tuning would change it")
     seed_everything(config.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     taxonomy = load_taxonomy(_project_path(config.taxonomy))
     unknown = [i for i in config.exclude_issues if i not in taxonomy.ids]
     if unknown:
         raise ConfigError(f"exclude_issues names {unknown}, not in the taxonomy ({list(taxonomy.ids)})")
-    rows = load_rows([_project_path(p) for p in config.corpus], taxonomy)
+    if rows is None:
+        rows = load_rows([_project_path(p) for p in config.corpus], taxonomy)
     rows = [_without(r, config.exclude_issues) for r in rows]
     splits = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
     if not splits["train"] or not splits["dev"]:
@@ -190,7 +196,7 @@ def train(config: TrainingConfig, log: Callable[[str], None] = lambda _: None) -
     # starting from a model keeps its holder groups (its stance head's inputs); new groups count as "other"
     groups = start.groups if start else tuple(sorted({r.get("actor_group") or "other" for r in splits["train"]}
                                                      | {"other"}))
-    encoder = Encoder(config.encoder, config.max_length, device=config.device)
+    encoder = encoder or Encoder(config.encoder, config.max_length, device=config.device)
     heads = build_heads(encoder.dim, len(labels), len(groups), config.hidden, config.dropout, config.ensemble)
     if start:
         start.load_into(heads)

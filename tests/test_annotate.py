@@ -374,8 +374,8 @@ def test_a_registry_that_names_no_model_or_is_not_json_is_an_error(tmp_path):
 def test_doubt_reads_an_issue_score_against_its_threshold_and_ignores_maximalism(tiny_model):  # noqa: F811
     """A score just above or just below the issue's threshold is a coin toss, whatever the threshold; a clear
     reading is not doubted, and how spread its maximalism is does not move its doubt."""
-    from pipeline.annotate import doubt
     from pipeline.classify import Scores
+    from pipeline.doubt import formula_doubt
 
     model = RedlineModel.load(tiny_model)
     k = len(model.scores_issues())
@@ -386,6 +386,6 @@ def test_doubt_reads_an_issue_score_against_its_threshold_and_ignores_maximalism
     maximalism = np.tile(np.array([0.0, 0.0, 1.0, 0.0]), (4, k, 1))
     maximalism[3] = 0.25  # the same clear reading with its maximalism spread over all four levels
     scores = Scores(probs, stance, maximalism, model.scores_issues(), tuple(False for _ in range(k)))
-    above, below, clear, spread = doubt(model, scores)
+    above, below, clear, spread = formula_doubt(model, scores)
     assert 0.45 < above < 0.6 and 0.4 < below < 0.55  # near 0.5 at a 0.3 threshold: not 0.68 and 0.28
     assert clear < 0.15 and spread == pytest.approx(clear)
