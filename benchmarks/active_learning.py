@@ -7,7 +7,10 @@ Run: .venv/bin/python benchmarks/active_learning.py [--seeds 2] [--start 600] [-
 from gold, or a wrong stance on a gold issue). Random picks are averaged over 20 seeds.
 (b) A simulated loop: heads are trained on `--start` rows of the corpus train split (seeded sample), then
 `--picks` more rows are picked from the rest of the train split by each strategy, their gold labels added as
-an annotator would, and the model retrained with `--from` the start model; dev macro-F1 is compared.
+an annotator would, and the model retrained with `--from` the start model; dev macro-F1 is compared. Each
+start model gets its doubt fitted on folds of its own rows first (`redline annotate fit-doubt`), and the formula
+doubt runs as one more strategy beside it (fit-doubt keeps a learned doubt only where its held-out check
+favours it; otherwise `uncertainty` is the formula too).
 The encoder is frozen in heads mode, so embeddings are computed once and reused by every training here.
 """
 
@@ -30,7 +33,7 @@ from pipeline.annotate import choose, pick  # noqa: E402
 from pipeline.classify import RedlineModel  # noqa: E402
 from pipeline.config import load_taxonomy  # noqa: E402
 from pipeline.corpus import load_rows  # noqa: E402
-from pipeline.doubt import doubt, formula_doubt, reading_errors  # noqa: E402
+from pipeline.doubt import LearnedDoubt, doubt, fit_doubt, formula_doubt, reading_errors  # noqa: E402
 from pipeline.encoder import Encoder  # noqa: E402
 from pipeline.train import config_yaml, load_training_config, train  # noqa: E402
 
@@ -93,17 +96,25 @@ def simulated_loop(rows: list[dict], seed: int, start: int, picks: int, folder: 
     model = train(config)
     model.save(folder / f"start-{seed}", config_yaml(config))
     log(f"seed {seed}: start model on {start} rows in {time.perf_counter() - started:.0f} s: {_dev(model)}")
+    started = time.perf_counter()
+    fitted = fit_doubt(folder / f"start-{seed}", folds=5)  # as a user would: `redline annotate fit-doubt`
+    learned = LearnedDoubt.load(folder / f"start-{seed}")  # None where the held-out check kept the formula
+    log(f"seed {seed}: doubt fitted in {time.perf_counter() - started:.0f} s: {fitted['check']}, kept: {fitted['kept']}")
     result = {"start": _dev(model)}
     errors, scores = reading_errors(model, pool)  # (a') the start model finding its own errors in the unseen pool
-    doubts = doubt(model, scores, [r["text"] for r in pool])  # no fitted doubt here: the formula
+    model.learned_doubt = learned
+    doubts = doubt(model, scores, [r["text"] for r in pool])
     result["finding"] = {"pool": len(pool), "errors": int(errors.sum()),
                          "uncertainty": float(errors[pick("uncertainty", doubts, picks)].mean()),
+                         FORMULA: float(errors[pick("uncertainty", formula_doubt(model, scores), picks)].mean()),
                          "random": float(np.mean([errors[pick("random", doubts, picks, seed=s)].mean()
-                                                  for s in range(RANDOM_REPEATS)]))}
+                                                  for s in range(RANDOM_REPEATS)])),
+                         "check": fitted["check"], "kept": fitted["kept"]}
     log(f"seed {seed}: error finding in the pool: {result['finding']}")
     by_id = {r["id"]: r for r in pool}
-    for strategy in STRATEGIES:
-        chosen = choose(model, pool, picks, strategy, set(), seed=seed)
+    for strategy in (*STRATEGIES, FORMULA):
+        model.learned_doubt = None if strategy == FORMULA else learned
+        chosen = choose(model, pool, picks, "uncertainty" if strategy == FORMULA else strategy, set(), seed=seed)
         added = [by_id[c.statement["id"]] for c in chosen]
         corpus = _write(seed_rows + added + held, folder / f"{strategy}-{seed}.jsonl")
         retrained = train(config.model_copy(update={"corpus": (str(corpus),), "name": f"{strategy}-{seed}",
@@ -124,27 +135,33 @@ def _section(finding: dict, loops: dict[int, dict], args) -> str:
     if FORMULA in shares:
         lines += ["", "uncertainty: the doubt learned from fold errors (`redline annotate fit-doubt`: "
                   f"{finding['doubt']['folds']} models on folds of the train split, {finding['doubt']['rows']} "
-                  f"out-of-fold readings, {finding['doubt']['error_rate']:.1%} wrong); formula doubt: the model's "
-                  "own probabilities, the doubt a model folder without a fitted one uses."]
+                  f"out-of-fold readings, {finding['doubt']['error_rate']:.1%} wrong; its held-out check: "
+                  f"{finding['doubt']['check']['learned']:.1%} errors among the most doubtful quarter against the "
+                  f"formula's {finding['doubt']['check']['formula']:.1%}); formula doubt: the model's own "
+                  "probabilities, the doubt a model folder without a kept one uses."]
     lines += ["", f"(random: mean of {RANDOM_REPEATS} seeded draws; the base rate is "
               f"{finding['errors'] / finding['rows']:.1%}.)", "",
               f"**(b) Simulated loop**: heads trained on {args.start} rows of the train split, then {args.picks} "
               "more picked from the rest of it by each strategy (gold labels added), retrained with `--from` the "
-              "start model; dev split figures (issues and stance macro-F1, maximalism MAE). The start models have no "
-              "fitted doubt: their uncertainty picks use the formula.", "",
+              "start model; dev split figures (issues and stance macro-F1, maximalism MAE). Each start model's doubt "
+              f"is fitted on 5 folds of its own {args.start} rows, as `redline annotate fit-doubt` does, and kept only "
+              "where its held-out check favours it (otherwise uncertainty picks by the formula); the last strategy "
+              "always picks by the formula doubt.", "",
               "| seed | model | issues macro-F1 | stance macro-F1 | maximalism MAE |", "|---|---|---|---|---|"]
     for seed, result in loops.items():
-        for name in ("start", *STRATEGIES):
+        for name in ("start", *STRATEGIES, FORMULA):
             r = result[name]
             lines.append(f"| {seed} | {name} | {r['issues']:.3f} | {r['stance']:.3f} | {r['mae']:.3f} |")
     lines += ["", "Within the loop, the start model finding its own errors among the rows it has not seen (the rest of the "
-              "train split):", "", "| seed | pool | errors | uncertainty picks | random picks | × random |",
-              "|---|---|---|---|---|---|"]
-    lines += [f"| {seed} | {r['finding']['pool']} | {r['finding']['errors']} | {r['finding']['uncertainty']:.1%} | "
-              f"{r['finding']['random']:.1%} | {r['finding']['uncertainty'] / r['finding']['random']:.2f} |"
-              for seed, r in loops.items()]
+              "train split):", "", "| seed | learned doubt kept (held-out check: learned / formula) | pool | errors | "
+              "uncertainty picks | formula doubt picks | random picks | × random | × random, formula |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {seed} | {'yes' if f['kept'] else 'no'} ({f['check']['learned']:.1%} / {f['check']['formula']:.1%}) | "
+              f"{f['pool']} | {f['errors']} | {f['uncertainty']:.1%} | {f[FORMULA]:.1%} | {f['random']:.1%} | "
+              f"{f['uncertainty'] / f['random']:.2f} | {f[FORMULA] / f['random']:.2f} |"
+              for seed, f in ((seed, r["finding"]) for seed, r in loops.items())]
     lines += ["", "| strategy | mean gain in dev issues macro-F1 | mean gain in dev stance macro-F1 |", "|---|---|---|"]
-    for name in STRATEGIES:
+    for name in (*STRATEGIES, FORMULA):
         gains = [(loops[s][name]["issues"] - loops[s]["start"]["issues"],
                   loops[s][name]["stance"] - loops[s]["start"]["stance"]) for s in loops]
         lines.append(f"| {name} | {np.mean([g[0] for g in gains]):+.3f} | {np.mean([g[1] for g in gains]):+.3f} |")

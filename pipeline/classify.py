@@ -263,11 +263,13 @@ class RedlineModel:
         else:  # a model saved over a folder must not pick up the old folder's fine-tuned encoder
             (path / ENCODER_WEIGHTS).unlink(missing_ok=True)
             self.card["encoder"].pop("weights", None)
-        if self.learned_doubt is not None and self.card.get("doubt", {}).get("model_id") == self.model_id:
+        fitted_here = self.card.get("doubt", {}).get("model_id") == self.model_id
+        if self.learned_doubt is not None and fitted_here:
             self.learned_doubt.save(path)
         else:  # a retrained model must not pick up the doubt fitted for the folder's old one
             (path / DOUBT_WEIGHTS).unlink(missing_ok=True)
-            self.card.pop("doubt", None)
+            if not fitted_here or self.card["doubt"].get("kept"):
+                self.card.pop("doubt", None)
         if self.lexical is not None:
             self.lexical.save(path)
         else:  # a heads-only model saved over a folder must not pick up the old folder's word models
@@ -538,11 +540,15 @@ def model_readme(card: dict) -> str:
                      f"{values['stance']['macro_f1']:.3f}, maximalism MAE {values['maximalism']['mae']:.3f}, "
                      f"within-1 {values['maximalism']['within_1']:.3f} (n={values['n']})")
     if card.get("doubt"):
-        doubt = card["doubt"]
+        doubt, check = card["doubt"], card["doubt"]["check"]
+        found = (f"{doubt['rows']} readings of {doubt['folds']} fold models, each reading rows it was not "
+                 f"trained on ({doubt['error_rate']:.1%} wrong); on held-out folds its most doubtful "
+                 f"{check['top']} readings held {check['learned']:.1%} errors, the formula's {check['formula']:.1%}")
         lines += ["", "## Annotation doubt",
-                  f"`redline annotate export --strategy uncertainty` ranks by a doubt learned from {doubt['rows']} "
-                  f"readings of {doubt['folds']} fold models, each reading rows it was not trained on "
-                  f"({doubt['error_rate']:.1%} wrong): `redline annotate fit-doubt`, doubt.safetensors."]
+                  f"`redline annotate export --strategy uncertainty` ranks by a doubt learned from {found} "
+                  "(`redline annotate fit-doubt`, doubt.safetensors)." if doubt["kept"] else
+                  f"A doubt learned from {found}, so `redline annotate export --strategy uncertainty` ranks by the "
+                  "formula (the model's own probabilities)."]
     lines += ["", "## Caveats",
               "The corpus was written for the project in the voices of real actors; figures on it are an upper "
               "bound. Figures on real statements (real-dev) are what users get; see benchmarks/RESULTS.md.",

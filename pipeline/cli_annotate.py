@@ -75,17 +75,26 @@ def export_cli(
 def fit_doubt_cli(
     model: Annotated[Optional[str], typer.Option(help="Model folder or name (default: the default model).")] = None,
     folds: Annotated[int, typer.Option(min=2, help="Folds of the training split, a model trained per fold.")] = 5,
+    force: Annotated[bool, typer.Option("--force", help="Keep the learned doubt even where the formula ranked "
+                                                        "the held-out folds as well or better.")] = False,
 ) -> None:
     """Learn where the model's readings go wrong, for `annotate export --strategy uncertainty`: train a model
     per fold of its training split (its own config.yaml), read each fold with the model that never saw it, and
-    fit the doubt on those errors. Writes doubt.safetensors into the model folder; predictions do not change."""
+    fit the doubt on those errors. It is kept (doubt.safetensors in the model folder) if, fitted fold by fold, it
+    ranks the held-out folds better than the formula; predictions do not change."""
     from .doubt import fit_doubt
     from .registry import resolve_model
 
     path = resolve_model(model)
-    fitted = fit_doubt(path, folds, log=lambda line: console.print(line, highlight=False))
+    fitted = fit_doubt(path, folds, log=lambda line: console.print(line, highlight=False), force=force)
+    check = fitted["check"]
     console.print(f"doubt fitted for {fitted['model_id']} on {fitted['rows']} out-of-fold readings "
-                  f"({fitted['wrong']} wrong, {fitted['error_rate']:.1%}) → {path}", highlight=False)
+                  f"({fitted['wrong']} wrong, {fitted['error_rate']:.1%}); on held-out folds the most doubtful "
+                  f"{check['top']} hold {check['learned']:.1%} errors by it, {check['formula']:.1%} by the formula",
+                  highlight=False)
+    console.print(f"kept → {path}" if fitted["kept"] else
+                  "not kept: `annotate export` ranks by the formula (--force keeps the learned doubt)",
+                  highlight=False)
 
 
 @annotate_app.command("import")

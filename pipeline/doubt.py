@@ -179,10 +179,31 @@ def fold_of(row: dict, folds: int) -> int:
     return int(hashlib.sha1(str(key).encode("utf-8")).hexdigest(), 16) % folds
 
 
-def fit_doubt(model_dir: str | Path, folds: int = 5, log: Callable[[str], None] = lambda _: None) -> dict:
+def held_out_check(features: list[np.ndarray], errors: list[np.ndarray], seed: int = 0) -> dict:
+    """Does the learned doubt rank readings it was not fitted on better than the formula? Each fold's readings
+    are scored by a doubt fitted on the other folds' readings; `learned` and `formula` are the shares of errors
+    among the most doubtful quarter (`top`) of all readings by each."""
+    nested = [LearnedDoubt.fit(np.concatenate(features[:k] + features[k + 1:]),
+                               np.concatenate(errors[:k] + errors[k + 1:]), seed).predict(features[k])
+              for k in range(len(features))]
+    wrong = np.concatenate(errors)
+    top = max(1, len(wrong) // 4)
+
+    def share(doubts: np.ndarray) -> float:
+        return round(float(wrong[np.argsort(-doubts, kind="stable")[:top]].mean()), 4)
+
+    # the first feature is the formula's logit: the same order as the formula
+    return {"top": top, "learned": share(np.concatenate(nested)),
+            "formula": share(np.concatenate([f[:, 0] for f in features]))}
+
+
+def fit_doubt(model_dir: str | Path, folds: int = 5, log: Callable[[str], None] = lambda _: None,
+              force: bool = False) -> dict:
     """Train a model per fold of the training split (the model's own config.yaml, without the fold's rows and
-    without the test split), read each fold with the model that never saw it, fit a LearnedDoubt on where
-    those readings are wrong, and write it into `model_dir` (doubt.safetensors; `doubt` in card.json)."""
+    without the test split), read each fold with the model that never saw it, and fit a LearnedDoubt on where
+    those readings are wrong. It is written into `model_dir` (doubt.safetensors) only if, fitted fold by fold,
+    it ranks the held-out readings better than the formula (`held_out_check`), or with `force`; card.json's
+    `doubt` entry records the check and whether the doubt was kept."""
     import json
 
     from .classify import CARD, CONFIG, RedlineModel, model_readme
@@ -222,14 +243,18 @@ def fit_doubt(model_dir: str | Path, folds: int = 5, log: Callable[[str], None] 
             features.append(doubt_features(fold_model, scores, [r["text"] for r in held]))
             errors.append(wrong)
             log(f"fold {k + 1}/{folds}: {int(wrong.sum())} of {len(held)} read wrongly")
+    check = held_out_check(features, errors, seed=config.seed)
+    keep = force or check["learned"] > check["formula"]
     features, errors = np.concatenate(features), np.concatenate(errors)
-    learned = LearnedDoubt.fit(features, errors, seed=config.seed)
-    learned.save(model_dir)
+    if keep:
+        LearnedDoubt.fit(features, errors, seed=config.seed).save(model_dir)
+    else:  # the formula ranks; an older fitted doubt must not stay either
+        (model_dir / DOUBT_WEIGHTS).unlink(missing_ok=True)
     card_path = model_dir / CARD
     card = json.loads(card_path.read_text(encoding="utf-8"))
     card["doubt"] = {"folds": folds, "rows": len(errors), "wrong": int(errors.sum()),
                      "error_rate": round(float(errors.mean()), 4), "members": MEMBERS, "hidden": HIDDEN,
-                     "features": list(FEATURES), "model_id": model.model_id}
+                     "features": list(FEATURES), "model_id": model.model_id, "check": check, "kept": keep}
     card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (model_dir / "README.md").write_text(model_readme(card), encoding="utf-8")
     return card["doubt"]

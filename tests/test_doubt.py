@@ -19,6 +19,7 @@ from pipeline.doubt import (
     doubt,
     doubt_features,
     formula_doubt,
+    held_out_check,
     reading_errors,
 )
 from pipeline.errors import ModelError
@@ -53,7 +54,7 @@ def fitted(tmp_path_factory, tiny_config):  # noqa: F811
     config = tiny_config.model_copy(update={"corpus": (str(corpus),), "name": "doubtful"})
     folder = root / "doubtful"
     train(config).save(folder, config_yaml(config))
-    result = runner.invoke(app, ["annotate", "fit-doubt", "--model", str(folder), "--folds", "2"])
+    result = runner.invoke(app, ["annotate", "fit-doubt", "--model", str(folder), "--folds", "2", "--force"])
     assert result.exit_code == 0, result.output
     return {"folder": folder, "config": config, "output": result.output, "train_rows": 3 * len(EXAMPLES)}
 
@@ -64,6 +65,8 @@ def test_fit_doubt_writes_a_doubt_learned_from_every_training_row_read_by_a_mode
     assert card["doubt"]["folds"] == 2 and card["doubt"]["rows"] == fitted["train_rows"]
     assert 0 < card["doubt"]["wrong"] < fitted["train_rows"] and card["doubt"]["model_id"] == model.model_id
     assert "fold 2/2" in fitted["output"] and f"{card['doubt']['wrong']} wrong" in fitted["output"]
+    assert card["doubt"]["kept"] and f"kept → {fitted['folder']}" in fitted["output"].replace("\n", "")
+    assert 0 <= card["doubt"]["check"]["learned"] <= 1 and card["doubt"]["check"]["top"] == fitted["train_rows"] // 4
     assert model.learned_doubt is not None and (fitted["folder"] / DOUBT_WEIGHTS).exists()
     assert f"learned from {fitted['train_rows']} readings of 2 fold models" in \
         (fitted["folder"] / "README.md").read_text(encoding="utf-8")
@@ -121,6 +124,37 @@ def test_a_doubt_fitted_for_another_model_is_refused_by_name(fitted, tiny_model,
     (folder / DOUBT_WEIGHTS).write_bytes(b"not a safetensors file")
     with pytest.raises(ModelError, match="corrupt doubt weights"):
         RedlineModel.load(folder)
+
+
+def test_without_force_the_doubt_is_kept_only_where_it_beat_the_formula_on_held_out_folds(fitted, tmp_path):
+    folder = tmp_path / "checked"
+    shutil.copytree(fitted["folder"], folder)
+    result = runner.invoke(app, ["annotate", "fit-doubt", "--model", str(folder), "--folds", "2"])
+    assert result.exit_code == 0, result.output
+    doubt_card = json.loads((folder / "card.json").read_text(encoding="utf-8"))["doubt"]
+    check = doubt_card["check"]
+    assert doubt_card["kept"] == (check["learned"] > check["formula"]) == (folder / DOUBT_WEIGHTS).exists()
+    assert (RedlineModel.load(folder).learned_doubt is not None) == doubt_card["kept"]
+    said = "kept →" if doubt_card["kept"] else "not kept: `annotate export` ranks by the formula"
+    output = " ".join(result.output.split())
+    assert said in output and f"{check['formula']:.1%} by the formula" in output
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert ("ranks by a doubt learned" in readme) == doubt_card["kept"]
+
+
+def test_held_out_check_prefers_whichever_ranks_the_unseen_folds_better():
+    rng = np.random.default_rng(0)
+    features = [rng.normal(size=(200, len(FEATURES))).astype(np.float32) for _ in range(3)]
+    # errors follow the length column, which the formula (column 0) knows nothing of: the learned doubt wins
+    by_length = [f[:, 7] > 0.5 for f in features]
+    check = held_out_check(features, by_length)
+    assert check["top"] == 150 and check["learned"] > check["formula"] + 0.2
+    # errors are exactly what the formula says: the learned doubt cannot rank them better
+    for f in features:
+        f[:, 0] = rng.normal(size=200)
+    by_formula = [f[:, 0] > 0.5 for f in features]  # ~31 % wrong: more than the top quarter
+    check = held_out_check(features, by_formula)
+    assert check["formula"] == 1.0 and not check["learned"] > check["formula"]
 
 
 def test_fitting_needs_right_and_wrong_readings(tiny_model):  # noqa: F811
