@@ -12,7 +12,9 @@ Two readings of it:
   it. A model's probabilities are calibrated on single decisions; how the decisions of one statement fail
   together (a second issue missed where the first is read with confidence, a question read as a demand) is
   what the fold errors teach. `redline annotate fit-doubt --model DIR` writes it into the model folder
-  (`doubt.safetensors`, and `doubt` in card.json); `doubt()` uses it wherever the folder has one.
+  (`doubt.safetensors`) if, fitted fold by fold, it ranks the held-out folds better than the formula
+  (`held_out_check`); card.json's `doubt` entry records the check either way. `doubt()` uses it wherever the
+  folder has one.
 
 The learned doubt does not change a single prediction, so the model's fingerprint stays as it was.
 """
@@ -229,16 +231,17 @@ def fit_doubt(model_dir: str | Path, folds: int = 5, log: Callable[[str], None] 
     encoder = None
     if config.mode == "heads":  # a frozen encoder: one for every fold, each sentence encoded once
         encoder = Encoder(config.encoder, config.max_length, device=config.device)
+    held_out = {k: held for k in range(folds) if (held := [r for r in train_rows if fold_of(r, folds) == k])}
+    if len(held_out) < 2:
+        raise ModelError(f"{model_dir}: the training split's {len(train_rows)} rows fall into fewer than 2 of "
+                         f"{folds} folds (rows of one `group` share a fold); nothing to fit a doubt on")
     features, errors = [], []
     with (encoder.caching(EmbeddingCache(encoder.key(), memory_items=len(rows) + 1)) if encoder else nullcontext()):
-        for k in range(folds):
-            held = [r for r in train_rows if fold_of(r, folds) == k]
-            if not held:
-                continue
-            kept = [r for r in train_rows if fold_of(r, folds) != k]
-            log(f"fold {k + 1}/{folds}: training on {len(kept)} rows, reading {len(held)}")
-            fold_model = train(config.model_copy(update={"name": f"{config.name}-fold{k}"}), rows=kept + dev_rows,
-                               encoder=encoder)
+        for k, held in held_out.items():
+            training = [r for r in train_rows if fold_of(r, folds) != k]
+            log(f"fold {k + 1}/{folds}: training on {len(training)} rows, reading {len(held)}")
+            fold_model = train(config.model_copy(update={"name": f"{config.name}-fold{k}"}),
+                               rows=training + dev_rows, encoder=encoder)
             wrong, scores = reading_errors(fold_model, held)
             features.append(doubt_features(fold_model, scores, [r["text"] for r in held]))
             errors.append(wrong)

@@ -157,6 +157,19 @@ def test_held_out_check_prefers_whichever_ranks_the_unseen_folds_better():
     assert check["formula"] == 1.0 and not check["learned"] > check["formula"]
 
 
+def test_a_training_split_of_one_group_is_refused_before_any_fold_is_trained(fitted, tmp_path):
+    folder = tmp_path / "one-group"
+    shutil.copytree(fitted["folder"], folder)
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [dict(r, group="all") if r["split"] == "train" else r for r in _rows("train", 3) + _rows("dev", 1)]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (folder / "config.yaml").write_text(config_yaml(fitted["config"].model_copy(update={"corpus": (str(corpus),)})),
+                                        encoding="utf-8")
+    result = runner.invoke(app, ["annotate", "fit-doubt", "--model", str(folder)])
+    assert result.exit_code != 0 and "fall into fewer than 2 of 5 folds" in " ".join(str(result.exception).split())
+    assert "fold 1/" not in result.output
+
+
 def test_fitting_needs_right_and_wrong_readings(tiny_model):  # noqa: F811
     with pytest.raises(ModelError, match="2 wrong and 58 right"):
         LearnedDoubt.fit(np.zeros((60, len(FEATURES))), np.array([True, True] + [False] * 58))
