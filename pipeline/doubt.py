@@ -39,22 +39,17 @@ MEMBERS = 5
 MIN_EACH = 5  # out-of-fold readings needed of each kind, right and wrong, to learn anything
 
 
-def _threshold_gaps(model, scores) -> np.ndarray:
-    """logit(p) − logit(threshold) of every statement and issue."""
+def _parts(model, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which issues the model chose; per statement and issue, logit(p) − logit(threshold) and the probability
+    that each issue decision and each chosen issue's stance is right; and the formula doubt per statement."""
     from .classify import logit  # here, not at the top: classify imports this module
 
-    return logit(scores.issue_probs) - logit(model.issue_thresholds()[None, :])
-
-
-def _parts(model, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which issues the model chose, and per statement and issue the probability that each issue decision
-    and each chosen issue's stance is right."""
     chosen = model.decide(scores)
-    gap = _threshold_gaps(model, scores)
+    gap = logit(scores.issue_probs) - logit(model.issue_thresholds()[None, :])
     against_threshold = 1 / (1 + np.exp(-gap))
     issues_right = np.where(chosen, against_threshold, 1 - against_threshold)
     stance_right = np.where(chosen, scores.stance_probs.max(axis=-1), 1.0)
-    return chosen, issues_right, stance_right
+    return chosen, gap, issues_right, stance_right, 1 - issues_right.prod(axis=1) * stance_right.prod(axis=1)
 
 
 def formula_doubt(model, scores) -> np.ndarray:
@@ -66,17 +61,15 @@ def formula_doubt(model, scores) -> np.ndarray:
     probability of being within one level ranked worse (benchmarks/RESULTS.md, "Active learning": errors
     beyond one level are ~4 % of statements, and adding that factor cut the share of errors among 200 picks
     from 65.5 % to 62.5 %); a reading's maximalism is corrected along with the statement when it is picked."""
-    _, issues_right, stance_right = _parts(model, scores)
-    return 1 - issues_right.prod(axis=1) * stance_right.prod(axis=1)
+    return _parts(model, scores)[-1]
 
 
 def doubt_features(model, scores, texts: Sequence[str]) -> np.ndarray:
     """The learned doubt's inputs (FEATURES), shape (n, len(FEATURES))."""
     from .classify import logit
 
-    chosen, issues_right, stance_right = _parts(model, scores)
-    formula = formula_doubt(model, scores)
-    gaps = np.sort(np.abs(_threshold_gaps(model, scores)), axis=1)
+    chosen, gap, issues_right, stance_right, formula = _parts(model, scores)
+    gaps = np.sort(np.abs(gap), axis=1)
     entropy = -(scores.stance_probs * np.log(scores.stance_probs + 1e-9)).sum(axis=-1)
     return np.column_stack([
         logit(formula), np.log(-np.log(np.clip(issues_right.prod(axis=1), 1e-6, 1)) + 1e-6),
