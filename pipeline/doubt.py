@@ -205,7 +205,6 @@ def fit_doubt(model_dir: str | Path, folds: int = 5, log: Callable[[str], None] 
     from .config import load_taxonomy
     from .corpus import load_rows
     from .embedding_cache import EmbeddingCache
-    from .encoder import Encoder
     from .train import _project_path, _without, load_training_config, train
 
     if folds < 2:
@@ -221,9 +220,8 @@ def fit_doubt(model_dir: str | Path, folds: int = 5, log: Callable[[str], None] 
     dev_rows = [r for r in rows if r["split"] == "dev"]
     # every fold model starts from scratch: a starting model may have seen the fold's rows
     config = config.model_copy(update={"start_from": None})
-    encoder = None
-    if config.mode == "heads":  # a frozen encoder: one for every fold, each sentence encoded once
-        encoder = Encoder(config.encoder, config.max_length, device=config.device)
+    # heads mode: the model's own frozen encoder serves every fold, each sentence encoded once
+    encoder = model.encoder if config.mode == "heads" else None
     held_out = {k: held for k in range(folds) if (held := [r for r in train_rows if fold_of(r, folds) == k])}
     if len(held_out) < 2:
         raise ModelError(f"{model_dir}: the training split's {len(train_rows)} rows fall into fewer than 2 of "
