@@ -41,7 +41,9 @@ EXAMPLES = [
 ]
 
 
-def _rows(split: str, repeat: int) -> list[dict]:
+def _rows(split: str, repeat: int, group_by_example: bool = False) -> list[dict]:
+    """The examples, each written `repeat` times; a row's group is its own, or with `group_by_example` the
+    example's (every wording of one example in one group, and so in one fold of `fit-doubt`)."""
     rows = []
     for n in range(repeat):
         for i, (text, group, issue, stance, level) in enumerate(EXAMPLES):
@@ -49,7 +51,7 @@ def _rows(split: str, repeat: int) -> list[dict]:
             rows.append({"id": f"{split}-{n}-{i}", "text": variant, "actor": "x", "actor_group": group,
                          "date": "2024-01-01", "issues": [issue] if issue else [],
                          "stance": {issue: stance} if issue else {}, "maximalism": {issue: level} if issue else {},
-                         "split": split, "group": f"{split}-{n}-{i}"})
+                         "split": split, "group": f"{split}-{i}" if group_by_example else f"{split}-{n}-{i}"})
     return rows
 
 

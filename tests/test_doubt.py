@@ -25,22 +25,9 @@ from pipeline.doubt import (
 from pipeline.errors import ModelError
 from pipeline.train import config_yaml, train
 
-from .test_classify import EXAMPLES, tiny_config, tiny_corpus, tiny_model  # noqa: F401  (fixtures)
+from .test_classify import EXAMPLES, _rows, tiny_config, tiny_corpus, tiny_model  # noqa: F401  (fixtures)
 
 runner = CliRunner()
-
-
-def _rows(split: str, repeat: int) -> list[dict]:
-    """The tiny examples, each written `repeat` times; every variant of one example shares its group (and so
-    its fold), so a fold model reads examples it has never seen in any wording."""
-    rows = []
-    for n in range(repeat):
-        for i, (text, group, issue, stance, level) in enumerate(EXAMPLES):
-            rows.append({"id": f"{split}-{n}-{i}", "text": text if n == 0 else f"{text} ({split} {n})", "actor": "x",
-                         "actor_group": group, "date": "2024-01-01", "issues": [issue] if issue else [],
-                         "stance": {issue: stance} if issue else {}, "maximalism": {issue: level} if issue else {},
-                         "split": split, "group": f"{split}-{i}"})
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +36,7 @@ def fitted(tmp_path_factory, tiny_config):  # noqa: F811
     root = tmp_path_factory.mktemp("doubt")
     corpus = root / "corpus"
     corpus.mkdir()
-    rows = _rows("train", 3) + _rows("dev", 1) + _rows("test", 1)
+    rows = _rows("train", 3, True) + _rows("dev", 1, True) + _rows("test", 1, True)
     (corpus / "tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     config = tiny_config.model_copy(update={"corpus": (str(corpus),), "name": "doubtful"})
     folder = root / "doubtful"
