@@ -33,7 +33,8 @@ def issue_vectors(encoder, taxonomy: Taxonomy, issues: Sequence[str]) -> np.ndar
     vectors = []
     for issue_id in issues:
         issue = taxonomy.issue(issue_id)
-        mean = encoder.encode([f"{issue.proposition}. {issue.description}", *issue.examples]).numpy().mean(0)
+        texts = [f"{issue.proposition}. {issue.description}", *issue.examples]
+        mean = encoder.last_layer(encoder.encode(texts)).numpy().mean(0)
         vectors.append(mean / np.linalg.norm(mean))
     return np.stack(vectors)
 

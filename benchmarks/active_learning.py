@@ -65,7 +65,7 @@ def error_finding(model, rows: list[dict], n: int) -> dict:
     shares = {"uncertainty": float(errors[pick("uncertainty", doubts, n)].mean())}
     if model.learned_doubt is not None:  # the same strategy without the fitted doubt, for comparison
         shares[FORMULA] = float(errors[pick("uncertainty", formula_doubt(model, scores), n)].mean())
-    embeddings = model.encoder.encode([r["text"] for r in rows]).numpy()
+    embeddings = model.encoder.last_layer(model.encoder.encode([r["text"] for r in rows])).numpy()
     shares["diverse"] = float(errors[pick("diverse", doubts, n, embeddings, seed=0)].mean())
     shares["random"] = float(np.mean([errors[pick("random", doubts, n, seed=s)].mean()
                                       for s in range(RANDOM_REPEATS)]))

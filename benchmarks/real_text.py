@@ -137,6 +137,8 @@ def peer_results(inputs: Inputs, x: dict, embedder: Embedder, log) -> list:
     """(name, Predicted on all real-dev rows, what it was trained on) for each peer."""
     taxonomy, splits, real = inputs.taxonomy, inputs.splits, inputs.real
     started = time.perf_counter()
+    # the peers read the last layer's vectors (the model's encoder may pool earlier layers after them)
+    x = {key: embedder.encoder.last_layer(vectors) for key, vectors in x.items()}
     zero = ZeroShotSimilarityPeer(taxonomy, embedder.encoder).fit(splits["train"], splits["dev"], x["dev"].numpy())
     log(f"zero-shot: threshold {zero.threshold_:.2f} on the corpus dev split ({time.perf_counter() - started:.0f} s)")
     started = time.perf_counter()

@@ -122,7 +122,9 @@ def choose(model, statements: Sequence[dict], n: int, strategy: str, skip_keys: 
         doubts.append(doubt(model, scores, [s["text"] for s in batch]))
         found.extend(readings(model, scores))
     doubts = np.concatenate(doubts)
-    embedding_matrix = np.concatenate([h.numpy() for h in embeddings]) if strategy == "diverse" else None
+    # diverse clusters by meaning: the last layer's vectors, without the earlier layers a model may pool too
+    embedding_matrix = np.concatenate([model.encoder.last_layer(h).numpy() for h in embeddings]) \
+        if strategy == "diverse" else None
     return [Candidate(pool[i], found[i], float(doubts[i]))
             for i in pick(strategy, doubts, n, embedding_matrix, seed)]
 

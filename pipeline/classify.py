@@ -1,7 +1,8 @@
 """Classify: statements → issues (multi-label), stance and maximalism per issue, with calibrated confidence.
 
 One encoder pass per statement feeds three heads. Stance is conditioned on the issue and on the holder's
-group (attribution found it); maximalism on the issue and the wording (cue features), not the holder; its
+group (attribution found it); maximalism on the issue and the wording (cue features, and where the config
+names `maximalism_layers` the pooled states of earlier encoder layers of the same pass), not the holder; its
 distribution, blended with the word models', is sharpened to the dev MAE of its expected value (`sharpen`).
 `RedlineModel.score(...)` only computes; `predictions_for(...)` builds `Prediction` records from scores.
 A statement about two or more issues that sit in different clauses ("X is a red line for us, but we do not
@@ -40,6 +41,9 @@ ADAPTER = "adapter.safetensors"
 ENCODER_WEIGHTS = "encoder.safetensors"  # a fully fine-tuned encoder (lora_rank 0)
 TAXONOMY = "taxonomy.yaml"
 CONFIG = "config.yaml"
+# The spread of each standardised earlier-layer input of the maximalism head: about that of one coordinate of
+# the last layer's unit vector (0.044 on the corpus), so that neither part of its input drowns the other
+LAYER_SPREAD = 0.05
 
 def cue_features(texts: Sequence[str]) -> torch.Tensor:
     """Counts of each cue family per text (log-scaled), shape (n, len(CUES))."""
@@ -78,12 +82,15 @@ def issue_clauses(text: str) -> list[str]:
 
 
 class Heads(nn.Module):
-    """Three heads over one sentence embedding."""
+    """Three heads over one sentence embedding. With `extra` > 0 the embedding carries the pooled states of
+    earlier encoder layers after its first `dim` columns (`Encoder.layers`); only the maximalism head reads
+    them, standardised by the training rows' mean and spread (`standardise`): they share one direction across
+    sentences that would otherwise drown what tells one sentence's wording from another's."""
 
     def __init__(self, dim: int, n_issues: int, n_groups: int, n_cues: int, hidden: int = 256,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, extra: int = 0):
         super().__init__()
-        self.n_issues, self.n_groups = n_issues, n_groups
+        self.n_issues, self.n_groups, self.dim = n_issues, n_groups, dim
 
         def mlp(inputs: int, outputs: int) -> nn.Sequential:
             return nn.Sequential(nn.Dropout(dropout), nn.Linear(inputs, hidden), nn.GELU(), nn.Dropout(dropout),
@@ -91,14 +98,31 @@ class Heads(nn.Module):
 
         self.issue = mlp(dim + 2 * n_issues + n_cues, n_issues)
         self.stance = mlp(dim + n_issues + n_groups + n_cues, len(STANCES))
-        self.maximalism = mlp(dim + n_issues + n_cues, len(MAXIMALISM_LEVELS))
+        self.maximalism = mlp(dim + extra + n_issues + n_cues, len(MAXIMALISM_LEVELS))
+        if extra:
+            self.register_buffer("layer_mean", torch.zeros(extra))
+            self.register_buffer("layer_scale", torch.ones(extra))
+
+    def standardise(self, embeddings: torch.Tensor) -> None:
+        """Fit the extra layers' standardisation to the training rows' embeddings (before training)."""
+        if hasattr(self, "layer_mean"):
+            layers = embeddings[:, self.dim:]
+            self.layer_mean.copy_(layers.mean(0))
+            self.layer_scale.copy_(layers.std(0).clamp(min=1e-3) / LAYER_SPREAD)
+
+    def _wording(self, h):
+        """What the maximalism head reads: the last layer's vector, then the standardised earlier layers."""
+        if not hasattr(self, "layer_mean"):
+            return h[:, :self.dim]
+        return torch.cat([h[:, :self.dim], (h[:, self.dim:] - self.layer_mean) / self.layer_scale], dim=-1)
 
     def issue_logits(self, h, keywords, similarity, cues):
-        return self.issue(torch.cat([h, keywords, similarity, cues], dim=-1))
+        return self.issue(torch.cat([h[:, :self.dim], keywords, similarity, cues], dim=-1))
 
     def pair_logits(self, h, issue_onehot, group_onehot, cues):
-        stance = self.stance(torch.cat([h, issue_onehot, group_onehot, cues], dim=-1))
-        maximalism = self.maximalism(torch.cat([h, issue_onehot, cues], dim=-1))
+        stance = self.stance(torch.cat([h[:, :self.dim], issue_onehot, group_onehot, cues], dim=-1))
+        wording = self._wording(h)
+        maximalism = self.maximalism(torch.cat([wording, issue_onehot, cues], dim=-1))
         return stance, maximalism
 
     def all_pair_logits(self, h, group_onehot, cues, extra: int = 0):
@@ -106,8 +130,9 @@ class Heads(nn.Module):
         and issue at once, in eval mode; an `extra` issue has no one-hot column (a taxonomy-only issue).
         The same numbers as `pair_logits` per issue: the first layer's product with the statement's own
         inputs is taken once, and each issue adds its one-hot weight column to it."""
-        return (_per_issue(self.stance, [h, group_onehot, cues], h.shape[1], self.n_issues, extra),
-                _per_issue(self.maximalism, [h, cues], h.shape[1], self.n_issues, extra))
+        wording = self._wording(h)
+        return (_per_issue(self.stance, [h[:, :self.dim], group_onehot, cues], self.dim, self.n_issues, extra),
+                _per_issue(self.maximalism, [wording, cues], wording.shape[1], self.n_issues, extra))
 
 
 def _per_issue(mlp: nn.Sequential, inputs: list, at: int, n_issues: int, extra: int) -> torch.Tensor:
@@ -139,6 +164,10 @@ class HeadsEnsemble(nn.Module):
     def all_pair_logits(self, h, group_onehot, cues, extra: int = 0):
         return _mean_pairs([m.all_pair_logits(h, group_onehot, cues, extra) for m in self.members])
 
+    def standardise(self, embeddings: torch.Tensor) -> None:
+        for member in self.members:
+            member.standardise(embeddings)
+
 
 def _mean_pairs(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
     """The members' mean stance logits and mean maximalism logits."""
@@ -146,11 +175,13 @@ def _mean_pairs(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.T
 
 
 def build_heads(dim: int, n_issues: int, n_groups: int, hidden: int, dropout: float,
-                members: int = 1) -> Heads | HeadsEnsemble:
-    """The heads of a model: one set, or an ensemble of `members` sets with averaged logits."""
+                members: int = 1, extra: int = 0) -> Heads | HeadsEnsemble:
+    """The heads of a model: one set, or an ensemble of `members` sets with averaged logits; `extra`: the
+    width of the earlier layers' vectors after the last layer's (`Encoder.layers`)."""
     if members == 1:
-        return Heads(dim, n_issues, n_groups, len(CUES), hidden, dropout)
-    return HeadsEnsemble([Heads(dim, n_issues, n_groups, len(CUES), hidden, dropout) for _ in range(members)])
+        return Heads(dim, n_issues, n_groups, len(CUES), hidden, dropout, extra)
+    return HeadsEnsemble([Heads(dim, n_issues, n_groups, len(CUES), hidden, dropout, extra)
+                          for _ in range(members)])
 
 
 @dataclass
@@ -215,7 +246,8 @@ class RedlineModel:
             raise ModelError(f"{path}: {TAXONOMY} does not match the card's taxonomy hash "
                              f"({own.content_hash()} vs {card['taxonomy_hash']}); the folder was edited or mixed")
         taxonomy = _check_taxonomy(own, taxonomy, card, path)
-        encoder = Encoder(card["encoder"]["name"], card["encoder"]["max_length"], device=device)
+        encoder = Encoder(card["encoder"]["name"], card["encoder"]["max_length"], device=device,
+                          layers=card["encoder"].get("layers", ()))
         if card["encoder"].get("lora_rank"):
             _require(path / ADAPTER)
             try:
@@ -229,7 +261,8 @@ class RedlineModel:
             except SafetensorError as e:
                 raise ModelError(f"{path / ENCODER_WEIGHTS}: corrupt encoder weights: {e}") from e
         heads = build_heads(encoder.dim, len(card["labels"]["issues"]), len(card["labels"]["groups"]),
-                            card["heads"]["hidden"], card["heads"]["dropout"], card["heads"].get("members", 1))
+                            card["heads"]["hidden"], card["heads"]["dropout"], card["heads"].get("members", 1),
+                            encoder.width - encoder.dim)
         _require(path / HEADS)
         try:
             state = load_file(str(path / HEADS))
@@ -298,13 +331,14 @@ class RedlineModel:
             for issue_id in (*self.labels, *self.extra):
                 issue = self.taxonomy.issue(issue_id)
                 texts = [f"{issue.proposition}. {issue.description}", *issue.examples]
-                vectors.append(nn.functional.normalize(self.encoder.encode(texts).mean(0), dim=0))
+                last = self.encoder.last_layer(self.encoder.encode(texts))
+                vectors.append(nn.functional.normalize(last.mean(0), dim=0))
             self._issue_vectors = torch.stack(vectors)
         return self._issue_vectors
 
     def features(self, texts: Sequence[str], embeddings: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         h = self.encoder.encode(texts) if embeddings is None else embeddings
-        similarity = h @ self.issue_vectors().T
+        similarity = self.encoder.last_layer(h) @ self.issue_vectors().T
         return {"h": h, "cues": cue_features(texts), "similarity": similarity,
                 "keywords": keyword_features(texts, self.taxonomy, (*self.labels, *self.extra))}
 
@@ -513,11 +547,14 @@ def find_targets(text: str, taxonomy: Taxonomy) -> list[str]:
 
 
 def _tuning(encoder: dict) -> str:
+    layers = encoder.get("layers")
+    pooled = f"; the maximalism head also reads its layer{'s' if len(layers or ()) > 1 else ''} " \
+             f"{', '.join(map(str, layers))}, mean-pooled" if layers else ""
     if encoder.get("lora_rank"):
-        return f" with LoRA adapters (rank {encoder['lora_rank']})"
+        return f" with LoRA adapters (rank {encoder['lora_rank']}){pooled}"
     if encoder.get("weights"):
-        return f", fully fine-tuned (weights in `{encoder['weights']}`)"
-    return ""
+        return f", fully fine-tuned (weights in `{encoder['weights']}`){pooled}"
+    return pooled
 
 
 def model_readme(card: dict) -> str:

@@ -5,6 +5,10 @@ encoder path or id works for users with a model hub. Fine-tuning trains either l
 the attention projections, of which only the adapter weights are saved with a model, or the whole encoder,
 whose weights are then saved with the model (`tuned`: a digest of them, part of `key`).
 
+An encoder can also return the mean-pooled states of earlier `layers` (each L2-normalised, after the last
+layer's vector): lower layers keep more of a sentence's wording, which the maximalism head reads (how
+absolute a demand is lies in its words: "never", "under no circumstances", "ready to discuss").
+
 Inference (`encode`) runs each distinct text once, takes what an `EmbeddingCache` already holds, and runs
 on one of `BACKENDS`: PyTorch (training always does; on a GPU in bf16 or fp16), or ONNX Runtime, which on
 a CPU is about twice as fast for the same vectors (`onnx-int8` is faster still, but moves the vectors;
@@ -95,7 +99,7 @@ class Encoder(nn.Module):
     """Mean-pooled, L2-normalised sentence embeddings from a transformer."""
 
     def __init__(self, name: str = DEFAULT_ENCODER, max_length: int = 128, device: str | None = None,
-                 precision: str | None = None):
+                 precision: str | None = None, layers: Sequence[int] = ()):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -109,6 +113,12 @@ class Encoder(nn.Module):
             self.model = AutoModel.from_pretrained(location)
         except (OSError, ValueError) as e:
             raise ModelError(f"cannot load encoder '{name}' from {location}: {e}") from e
+        depth = int(self.model.config.num_hidden_layers)
+        wrong = [n for n in layers if not 0 <= n < depth]
+        if wrong:
+            raise ModelError(f"encoder '{name}' has layers 0-{depth - 1} besides its last ({depth}); "
+                             f"cannot pool layer(s) {wrong}")
+        self.layers = tuple(layers)
         self.device_ = pick_device(device)
         self.model.to(self.device_)
         self.precision = precision or ("bf16" if self.device_.type == "cuda" else "fp32")
@@ -122,7 +132,17 @@ class Encoder(nn.Module):
 
     @property
     def dim(self) -> int:
+        """Width of one layer's vector (the last layer's: what similarity and most heads read)."""
         return int(self.model.config.hidden_size)
+
+    @property
+    def width(self) -> int:
+        """Width of what `encode` returns: the last layer's vector, then one per extra layer."""
+        return self.dim * (1 + len(self.layers))
+
+    def last_layer(self, vectors):
+        """The last layer's columns of vectors from `encode`: what similarity and clustering by meaning read."""
+        return vectors[:, :self.dim]
 
     def add_lora(self, rank: int = 8, alpha: float = 16.0, targets: Sequence[str] = ("query", "value")) -> None:
         """Freeze the encoder and put trainable low-rank adapters on the named linear layers."""
@@ -148,17 +168,18 @@ class Encoder(nn.Module):
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
                                return_tensors="pt").to(self.device_)
-        hidden = self.model(**batch).last_hidden_state
+        hidden = _hidden(self.model, batch, self.layers)
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return nn.functional.normalize(pooled, dim=-1)
+        return nn.functional.normalize(pooled.unflatten(-1, (-1, self.dim)), dim=-1).flatten(1)
 
     def key(self) -> str:
         """Everything the vectors depend on: weights (adapters by content), max length, backend, precision."""
         adapter = _digest(self.lora_state()) if self.lora_rank else "none"
         weights = f"|weights={self.tuned}" if self.tuned else ""
         precision = "fp32" if self.backend != "torch" else self.precision
-        return f"{self.name}{weights}|max_length={self.max_length}|lora={adapter}|{self.backend}|{precision}"
+        layers = f"|layers={','.join(map(str, self.layers))}" if self.layers else ""
+        return f"{self.name}{weights}|max_length={self.max_length}|lora={adapter}|{self.backend}|{precision}{layers}"
 
     @contextmanager
     def caching(self, cache: EmbeddingCache | None) -> Iterator[None]:
@@ -202,7 +223,7 @@ class Encoder(nn.Module):
         if self.cache is not None:
             self.cache.put(todo, computed)
         rows = {key: row for row, key in enumerate(first)}
-        unique = np.empty((len(first), self.dim), dtype=np.float32)
+        unique = np.empty((len(first), self.width), dtype=np.float32)
         for key, vector in found.items():
             unique[rows[key]] = vector
         if todo:
@@ -214,7 +235,7 @@ class Encoder(nn.Module):
         """Vectors of every text as given (no dedup, no cache: the raw speed), in batches sorted by length."""
         self.model.eval()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        out = np.empty((len(texts), self.width), dtype=np.float32)
         dtype = PRECISIONS[self.precision]
         autocast = torch.autocast(self.device_.type, dtype=dtype, enabled=dtype is not None)
         with autocast:
@@ -230,19 +251,28 @@ class Encoder(nn.Module):
         names = [i.name for i in self._session.get_inputs()]
         hidden = self._session.run(None, {name: batch[name].astype(np.int64) for name in names})[0]
         mask = batch["attention_mask"][..., None].astype(np.float32)
-        pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
-        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        pooled = ((hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)).reshape(len(texts), -1, self.dim)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12, None)
+        return pooled.reshape(len(texts), -1)
+
+
+def _hidden(model: nn.Module, batch, layers: Sequence[int]) -> torch.Tensor:
+    """The last layer's token states, then those of each of `layers`, side by side: (batch, tokens, width)."""
+    if not layers:
+        return model(**batch).last_hidden_state
+    states = model(**batch, output_hidden_states=True).hidden_states
+    return torch.cat([states[-1], *(states[n] for n in layers)], dim=-1)
 
 
 class _Hidden(nn.Module):
     """The transformer as a function of its token tensors alone, for the ONNX exporter."""
 
-    def __init__(self, model: nn.Module, names: Sequence[str]):
+    def __init__(self, model: nn.Module, names: Sequence[str], layers: Sequence[int]):
         super().__init__()
-        self.model, self.names = model, tuple(names)
+        self.model, self.names, self.layers = model, tuple(names), tuple(layers)
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-        return self.model(**dict(zip(self.names, tensors))).last_hidden_state
+        return _hidden(self.model, dict(zip(self.names, tensors)), self.layers)
 
 
 def onnx_cache_dir() -> Path:
@@ -282,7 +312,7 @@ def _export_onnx(encoder: Encoder, path: Path, quantize: bool) -> None:
     encoder.model.eval()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_Hidden(encoder.model, names).cpu(), tuple(sample[n] for n in names), str(plain),
+        torch.onnx.export(_Hidden(encoder.model, names, encoder.layers).cpu(), tuple(sample[n] for n in names), str(plain),
                           input_names=names, output_names=["hidden"], dynamic_axes=dynamic, opset_version=17,
                           dynamo=False)
     if quantize:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,8 +222,10 @@ class StartingHeads:
                              "train from scratch (no --from)") from e
 
 
-def start_heads(path: str | Path, labels: tuple[str, ...], encoder: str, hidden: int) -> StartingHeads:
-    """The heads of the model at `path`, refused unless its issues, encoder and hidden size match the training."""
+def start_heads(path: str | Path, labels: tuple[str, ...], encoder: str, hidden: int,
+                layers: Sequence[int] = ()) -> StartingHeads:
+    """The heads of the model at `path`, refused unless its issues, encoder (and the layers pooled from it) and
+    hidden size match the training."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -235,9 +238,12 @@ def start_heads(path: str | Path, labels: tuple[str, ...], encoder: str, hidden:
         problems.append(f"its encoder '{card['encoder']['name']}' differs from '{encoder}'")
     if card["heads"]["hidden"] != hidden:
         problems.append(f"its hidden size {card['heads']['hidden']} differs from {hidden}")
+    if list(card["encoder"].get("layers", [])) != list(layers):
+        problems.append(f"its maximalism head reads encoder layers {card['encoder'].get('layers', [])}, "
+                        f"not {list(layers)}")
     if problems:
         raise ModelError(f"cannot start from {path}: {'; '.join(problems)}; train from scratch (no --from) or "
-                         "use the taxonomy, encoder and hidden size it was trained with")
+                         "use the taxonomy, encoder (and layers) and hidden size it was trained with")
     try:
         state = load_file(str(path / HEADS))
     except (OSError, SafetensorError) as e:

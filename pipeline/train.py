@@ -53,6 +53,9 @@ class TrainingConfig(Strict):
     taxonomy: str = str(DEFAULT_TAXONOMY.relative_to(ROOT))
     encoder: str = DEFAULT_ENCODER
     max_length: int = Field(128, ge=16, le=512)
+    # Earlier encoder layers whose mean-pooled states the maximalism head reads beside the last layer's
+    # (Encoder.layers; 0 is the word embeddings): their wording tells a hedged demand from an absolute one.
+    maximalism_layers: tuple[int, ...] = ()
     seed: int = 13
     epochs: int = Field(40, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -179,6 +182,9 @@ def train(config: TrainingConfig, log: Callable[[str], None] = lambda _: None, r
     it) is a loaded encoder to use, e.g. one whose embeddings are cached across trainings."""
     if encoder is not None and config.mode != "heads":
         raise ConfigError("a shared encoder is for heads mode only: fine-tuning would change it")
+    if encoder is not None and encoder.layers != tuple(config.maximalism_layers):
+        raise ConfigError(f"the shared encoder pools layers {list(encoder.layers)}, the config asks for "
+                          f"{list(config.maximalism_layers)}")
     seed_everything(config.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     taxonomy = load_taxonomy(_project_path(config.taxonomy))
@@ -192,12 +198,15 @@ def train(config: TrainingConfig, log: Callable[[str], None] = lambda _: None, r
     if not splits["train"] or not splits["dev"]:
         raise ConfigError(f"the corpus needs train and dev rows; found {({s: len(v) for s, v in splits.items()})}")
     labels = tuple(i for i in taxonomy.ids if i not in config.exclude_issues)
-    start = start_heads(config.start_from, labels, config.encoder, config.hidden) if config.start_from else None
+    start = start_heads(config.start_from, labels, config.encoder, config.hidden, config.maximalism_layers) \
+        if config.start_from else None
     # starting from a model keeps its holder groups (its stance head's inputs); new groups count as "other"
     groups = start.groups if start else tuple(sorted({r.get("actor_group") or "other" for r in splits["train"]}
                                                      | {"other"}))
-    encoder = encoder or Encoder(config.encoder, config.max_length, device=config.device)
-    heads = build_heads(encoder.dim, len(labels), len(groups), config.hidden, config.dropout, config.ensemble)
+    encoder = encoder or Encoder(config.encoder, config.max_length, device=config.device,
+                                 layers=config.maximalism_layers)
+    heads = build_heads(encoder.dim, len(labels), len(groups), config.hidden, config.dropout, config.ensemble,
+                        encoder.width - encoder.dim)
     if start:
         start.load_into(heads)
     heads.to(encoder.device_)
@@ -206,6 +215,8 @@ def train(config: TrainingConfig, log: Callable[[str], None] = lambda _: None, r
     model = RedlineModel(encoder, heads, card, taxonomy)
     log(f"encoding {len(rows)} statements with {config.encoder}")
     embeddings = {s: encoder.encode([r["text"] for r in splits[s]]) for s in SPLITS}
+    if not start:  # a starting model's heads keep the standardisation they were trained with
+        heads.standardise(embeddings["train"])
     batches = {s: Batch(splits[s], model, embeddings[s]) for s in SPLITS}
     _train_heads(model, batches, config, log)
     if config.mode == "finetune":
@@ -533,7 +544,8 @@ def _card(config: TrainingConfig, taxonomy: Taxonomy, labels, groups, rows, spli
         "taxonomy": taxonomy.name, "taxonomy_hash": reduced.content_hash(),
         "corpus": {"paths": list(config.corpus), "hash": corpus_hash(rows),
                    "sizes": {s: len(v) for s, v in splits.items()}},
-        "encoder": {"name": config.encoder, "max_length": config.max_length, "lora_rank": 0, "lora_alpha": 0},
+        "encoder": {"name": config.encoder, "max_length": config.max_length, "lora_rank": 0, "lora_alpha": 0,
+                    "layers": list(config.maximalism_layers)},
         "heads": {"hidden": config.hidden, "dropout": config.dropout, "members": config.ensemble},
         "config": json.loads(config.model_dump_json()), "versions": versions,
         "calibration": {"temperature": 1.0, "thresholds": {i: 0.5 for i in labels}},

@@ -371,3 +371,43 @@ def test_finetune_saves_what_it_trained_and_loads_with_the_same_scores(tiny_conf
         (folder / "encoder.safetensors").unlink()
         with pytest.raises(ModelError, match="missing"):
             RedlineModel.load(folder)
+
+
+def test_an_earlier_layer_feeds_the_maximalism_head_alone(tiny_config, tiny_model, tmp_path):
+    """`maximalism_layers`: the maximalism head reads encoder layer 2 beside the last (standardised by the
+    training rows); issues and stance read the last layer only; the card and the folder carry it."""
+    config = tiny_config.model_copy(update={"maximalism_layers": (2,)})
+    model = train(config)
+    folder = tmp_path / "layered"
+    model.save(folder, config_yaml(config))
+    loaded = RedlineModel.load(folder)
+    assert loaded.card["encoder"]["layers"] == [2] and loaded.encoder.layers == (2,)
+    assert "maximalism_layers:\n- 2" in (folder / "config.yaml").read_text()
+    assert "the maximalism head also reads its layer 2, mean-pooled" in (folder / "README.md").read_text()
+    texts = ["Ukraine will never join NATO, that is a red line for us.", "We want to join NATO soon."]
+    groups = ["Russia", "Ukraine"]
+    assert np.allclose(loaded.score(texts, groups).maximalism_probs, model.score(texts, groups).maximalism_probs,
+                       atol=1e-5)
+    never = loaded.tag(texts[:1], groups[:1])[0]
+    assert never["issues"] == ["nato_membership"] and never["maximalism"]["nato_membership"] > 2.0
+    heads = loaded.heads
+    assert heads.layer_mean.abs().sum() > 0 and (heads.layer_scale != 1).any()  # fitted to the training rows
+    feats = loaded.features(texts)
+    assert feats["h"].shape[1] == 2 * loaded.encoder.dim
+    moved = feats["h"].clone()
+    moved[:, loaded.encoder.dim:] = moved[:, loaded.encoder.dim:].flip(0)  # the other sentence's layer 2
+    onehot = torch.eye(len(loaded.labels))[[0, 0]]
+    with torch.inference_mode():
+        k = len(loaded.labels)
+        issue = [heads.issue_logits(h, feats["keywords"][:, :k], feats["similarity"][:, :k], feats["cues"])
+                 for h in (feats["h"], moved)]
+        pairs = [heads.pair_logits(h, onehot, loaded.group_onehot(groups), feats["cues"]) for h in (feats["h"], moved)]
+        every = heads.all_pair_logits(feats["h"], loaded.group_onehot(groups), feats["cues"])
+    assert torch.equal(issue[0], issue[1]) and torch.equal(pairs[0][0], pairs[1][0])  # issues, stance: last layer
+    assert not torch.allclose(pairs[0][1], pairs[1][1])  # maximalism reads layer 2 too
+    assert torch.allclose(every[1][:, 0], pairs[0][1], atol=1e-5)
+    # a model whose maximalism head reads other layers cannot start this training, nor share its encoder
+    with pytest.raises(ModelError, match=r"reads encoder layers \[2\], not \[\]"):
+        start_heads(folder, loaded.labels, config.encoder, config.hidden)
+    with pytest.raises(ConfigError, match=r"pools layers \[2\], the config asks for \[\]"):
+        train(tiny_config, encoder=loaded.encoder)

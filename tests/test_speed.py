@@ -80,6 +80,23 @@ def test_onnx_backend_gives_the_torch_vectors(encoder, tmp_path, monkeypatch):
         encoder.use_backend("tensorrt")
 
 
+def test_earlier_layers_widen_the_vectors_alike_on_every_backend(encoder, tmp_path, monkeypatch):
+    """A layer-pooling encoder returns the last layer's vector unchanged, then one unit vector per earlier
+    layer; its cache key differs (no vector of the plain encoder is taken for it); ONNX gives the same."""
+    monkeypatch.setenv("REDLINE_CACHE", str(tmp_path))
+    layered = Encoder(layers=(3,))
+    wide = layered.encode(TEXTS)
+    assert wide.shape == (len(TEXTS), 2 * encoder.dim) == (len(TEXTS), layered.width)
+    assert torch.allclose(wide[:, :encoder.dim], encoder.encode(TEXTS), atol=1e-5)
+    assert torch.allclose(wide.unflatten(1, (2, -1)).norm(dim=-1), torch.ones(len(TEXTS), 2), atol=1e-5)
+    assert (wide[:, encoder.dim:] * wide[:, :encoder.dim]).sum(1).max() < 0.99  # another layer, not a copy
+    assert layered.key() != encoder.key() and layered.key().endswith("|layers=3")
+    layered.use_backend("onnx")
+    assert (layered.encode(TEXTS).unflatten(1, (2, -1)) * wide.unflatten(1, (2, -1))).sum(-1).min() > 0.9999
+    with pytest.raises(ModelError, match=r"layers 0-5 besides its last \(6\); cannot pool layer\(s\) \[6\]"):
+        Encoder(layers=(6,))
+
+
 def test_device_and_precision_are_parameters():
     """The GPU path (reduced-precision inference) runs on a CPU when asked, with nearly the same vectors."""
     full = Encoder(device="cpu")
