@@ -82,15 +82,15 @@ def issue_clauses(text: str) -> list[str]:
 
 
 class Heads(nn.Module):
-    """Three heads over one sentence embedding. With `extra` > 0 the embedding carries the pooled states of
-    earlier encoder layers after its first `dim` columns (`Encoder.layers`); only the maximalism head reads
+    """Three heads over one sentence embedding. With `layer_width` > 0 the embedding carries the pooled states
+    of earlier encoder layers after its first `dim` columns (`Encoder.layers`); only the maximalism head reads
     them, standardised by the training rows' mean and spread (`standardise`): they share one direction across
     sentences that would otherwise drown what tells one sentence's wording from another's."""
 
     def __init__(self, dim: int, n_issues: int, n_groups: int, n_cues: int, hidden: int = 256,
-                 dropout: float = 0.1, extra: int = 0):
+                 dropout: float = 0.1, layer_width: int = 0):
         super().__init__()
-        self.n_issues, self.n_groups, self.dim = n_issues, n_groups, dim
+        self.n_issues, self.n_groups, self.dim, self.layer_width = n_issues, n_groups, dim, layer_width
 
         def mlp(inputs: int, outputs: int) -> nn.Sequential:
             return nn.Sequential(nn.Dropout(dropout), nn.Linear(inputs, hidden), nn.GELU(), nn.Dropout(dropout),
@@ -98,21 +98,21 @@ class Heads(nn.Module):
 
         self.issue = mlp(dim + 2 * n_issues + n_cues, n_issues)
         self.stance = mlp(dim + n_issues + n_groups + n_cues, len(STANCES))
-        self.maximalism = mlp(dim + extra + n_issues + n_cues, len(MAXIMALISM_LEVELS))
-        if extra:
-            self.register_buffer("layer_mean", torch.zeros(extra))
-            self.register_buffer("layer_scale", torch.ones(extra))
+        self.maximalism = mlp(dim + layer_width + n_issues + n_cues, len(MAXIMALISM_LEVELS))
+        if layer_width:
+            self.register_buffer("layer_mean", torch.zeros(layer_width))
+            self.register_buffer("layer_scale", torch.ones(layer_width))
 
     def standardise(self, embeddings: torch.Tensor) -> None:
-        """Fit the extra layers' standardisation to the training rows' embeddings (before training)."""
-        if hasattr(self, "layer_mean"):
+        """Fit the earlier layers' standardisation to the training rows' embeddings (before training)."""
+        if self.layer_width:
             layers = embeddings[:, self.dim:]
             self.layer_mean.copy_(layers.mean(0))
             self.layer_scale.copy_(layers.std(0).clamp(min=1e-3) / LAYER_SPREAD)
 
     def _wording(self, h):
         """What the maximalism head reads: the last layer's vector, then the standardised earlier layers."""
-        if not hasattr(self, "layer_mean"):
+        if not self.layer_width:
             return h[:, :self.dim]
         return torch.cat([h[:, :self.dim], (h[:, self.dim:] - self.layer_mean) / self.layer_scale], dim=-1)
 
@@ -175,12 +175,12 @@ def _mean_pairs(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.T
 
 
 def build_heads(dim: int, n_issues: int, n_groups: int, hidden: int, dropout: float,
-                members: int = 1, extra: int = 0) -> Heads | HeadsEnsemble:
-    """The heads of a model: one set, or an ensemble of `members` sets with averaged logits; `extra`: the
-    width of the earlier layers' vectors after the last layer's (`Encoder.layers`)."""
+                members: int = 1, layer_width: int = 0) -> Heads | HeadsEnsemble:
+    """The heads of a model: one set, or an ensemble of `members` sets with averaged logits; `layer_width`:
+    the width of the earlier layers' vectors after the last layer's (`Encoder.layers`)."""
     if members == 1:
-        return Heads(dim, n_issues, n_groups, len(CUES), hidden, dropout, extra)
-    return HeadsEnsemble([Heads(dim, n_issues, n_groups, len(CUES), hidden, dropout, extra)
+        return Heads(dim, n_issues, n_groups, len(CUES), hidden, dropout, layer_width)
+    return HeadsEnsemble([Heads(dim, n_issues, n_groups, len(CUES), hidden, dropout, layer_width)
                           for _ in range(members)])
 
 
